@@ -1,0 +1,17 @@
+#include "consensus/quorum.h"
+
+#include <cassert>
+
+namespace prov::consensus {
+
+size_t quorum_size(size_t n) {
+  assert(n >= 1);
+  return 2 * n / 3 + 1;
+}
+
+size_t max_faulty(size_t n) {
+  assert(n >= 1);
+  return (n - 1) / 3;
+}
+
+}  // namespace prov::consensus

@@ -1,0 +1,120 @@
+// The ledger's view of storage: column families of ordered key/value pairs.
+//
+// The state-transition function and every query are written against KvReader
+// and produce a WriteSet, so the same deterministic code runs on RocksDB
+// (ledger_store) and on the in-memory store of the simulator and unit tests.
+// An Overlay layers a WriteSet on a reader so a block sees its own writes
+// before anything is committed. Readers must be safe for concurrent reads;
+// WriteSet and Overlay are single-threaded values.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/status.h"
+
+namespace prov::ledger {
+
+// Column families. The numeric values are stable: they name RocksDB column
+// families and must never be reordered.
+enum class Column : uint8_t {
+  kMeta = 0,         // chain id, head height, log size, genesis hash, ...
+  kBlocks,           // u64 height -> Block bytes
+  kBlockHashes,      // header hash -> u64 height
+  kEntries,          // u64 index -> Entry bytes
+  kEntryByHash,      // SHA-256(tx bytes) -> u64 index (duplicate detection)
+  kDatasetVersions,  // dataset ‖ 0x00 ‖ u64 version -> u64 entry index
+  kDatasetEvents,    // dataset ‖ 0x00 ‖ u64 entry index -> "" (history, anchors and accesses)
+  kLineageUp,        // dataset@version -> parents (child ‖ parent keys)
+  kLineageDown,      // parent ‖ child keys
+  kDigest,           // digest ‖ u64 entry index -> ""
+  kAgency,           // agency ‖ 0x00 ‖ u64 entry index -> ""
+  kMerkle,           // u8 level ‖ u64 index -> 32-byte perfect subtree hash
+  kSafety,           // consensus safety state
+  kRegistry,         // agency and validator registry (genesis + governance)
+  kCount,
+};
+
+// Stable name of a column family (used by ledger_store).
+const char* column_name(Column c);
+
+// Read access to a consistent state. Implementations read from a snapshot
+// (or an immutable map) so concurrent writers never tear a query.
+class KvReader {
+ public:
+  virtual ~KvReader() = default;
+  // Returns the value, std::nullopt if absent, or an error from storage.
+  virtual Result<std::optional<Bytes>> get(Column c, ByteView key) const = 0;
+  // Visits keys >= `start` that begin with `prefix`, in order, until `visit`
+  // returns false or `limit` pairs were visited.
+  using Visitor = std::function<bool(ByteView key, ByteView value)>;
+  virtual Status scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const = 0;
+  // Like scan, but in descending key order starting at keys <= `start`
+  // (an empty `start` means from the last key with `prefix`).
+  virtual Status scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit,
+                              const Visitor& visit) const = 0;
+};
+
+// An ordered set of puts and deletes, applied atomically by a store.
+class WriteSet {
+ public:
+  struct Op {
+    Column column;
+    Bytes key;
+    std::optional<Bytes> value;  // nullopt = delete
+  };
+  void put(Column c, ByteView key, ByteView value);
+  void erase(Column c, ByteView key);
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+  size_t approximate_bytes() const { return bytes_; }
+  // The latest op for (c, key), if any: nullptr when untouched.
+  const Op* find(Column c, ByteView key) const;
+  // Appends every op of `other`.
+  void merge(const WriteSet& other);
+
+ private:
+  std::vector<Op> ops_;
+  std::map<std::pair<Column, Bytes>, size_t> latest_;  // -> index into ops_
+  size_t bytes_ = 0;
+};
+
+// A reader that sees `writes` layered over `base`.
+class Overlay final : public KvReader {
+ public:
+  Overlay(const KvReader& base, const WriteSet& writes) : base_(base), writes_(writes) {}
+  Result<std::optional<Bytes>> get(Column c, ByteView key) const override;
+  Status scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const override;
+  Status scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const override;
+
+ private:
+  const KvReader& base_;
+  const WriteSet& writes_;
+};
+
+// An in-memory ordered store: the simulator's and the unit tests' ledger.
+// Not thread-safe; callers serialise access.
+class MemoryKv final : public KvReader {
+ public:
+  Result<std::optional<Bytes>> get(Column c, ByteView key) const override;
+  Status scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const override;
+  Status scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const override;
+  // Applies every op of `writes` (atomic by construction: nothing can fail).
+  void apply(const WriteSet& writes);
+
+ private:
+  std::map<Bytes, Bytes> cols_[static_cast<size_t>(Column::kCount)];
+};
+
+// Key helpers shared by the state transition, queries and stores.
+Bytes u64_key(uint64_t v);
+Bytes string_key(std::string_view s, uint64_t v);  // s ‖ 0x00 ‖ u64 v
+
+}  // namespace prov::ledger
