@@ -1,0 +1,2 @@
+// C2SP signed notes (in progress).
+#include "crypto/merkle.h"
