@@ -1,1 +1,273 @@
 #include "ledger/kv.h"
+
+// GCC 12 reports a false -Wstringop-overread inside std::vector's <=> when a
+// map of byte-vector keys is searched with an empty key (GCC bug 107852's
+// family); the comparison itself is the standard library's.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+
+#include <algorithm>
+#include <cassert>
+#include <limits>
+
+namespace prov::ledger {
+
+namespace {
+
+bool starts_with(ByteView key, ByteView prefix) {
+  return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
+}
+
+// Lexicographic unsigned byte order, the order RocksDB's bytewise comparator uses.
+int compare(ByteView a, ByteView b) {
+  size_t n = std::min(a.size(), b.size());
+  int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
+  if (c != 0) return c < 0 ? -1 : 1;
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
+}
+
+// The smallest key greater than every key with `prefix`; nullopt when no such
+// key exists (the prefix is empty or all 0xff).
+std::optional<Bytes> prefix_successor(ByteView prefix) {
+  Bytes s(prefix.begin(), prefix.end());
+  while (!s.empty() && s.back() == 0xff) s.pop_back();
+  if (s.empty()) return std::nullopt;
+  ++s.back();
+  return s;
+}
+
+ByteView max_view(ByteView a, ByteView b) { return compare(a, b) >= 0 ? a : b; }
+
+// Counts visits against `limit` and remembers when the visitor asked to stop.
+struct Emitter {
+  size_t limit;
+  const KvReader::Visitor& visit;
+  size_t count = 0;
+  bool stopped = false;
+
+  bool done() const { return stopped || count >= limit; }
+  void emit(ByteView k, ByteView v) {
+    if (done()) return;
+    ++count;
+    if (!visit(k, v)) stopped = true;
+  }
+};
+
+}  // namespace
+
+const char* column_name(Column c) {
+  switch (c) {
+    case Column::kMeta: return "meta";
+    case Column::kBlocks: return "blocks";
+    case Column::kBlockHashes: return "block_hashes";
+    case Column::kEntries: return "entries";
+    case Column::kEntryByHash: return "entry_by_hash";
+    case Column::kDatasetVersions: return "dataset_versions";
+    case Column::kDatasetEvents: return "dataset_events";
+    case Column::kLineageUp: return "lineage_up";
+    case Column::kLineageDown: return "lineage_down";
+    case Column::kDigest: return "digest";
+    case Column::kAgency: return "agency";
+    case Column::kMerkle: return "merkle";
+    case Column::kSafety: return "safety";
+    case Column::kRegistry: return "registry";
+    case Column::kCount: break;
+  }
+  return "unknown";
+}
+
+// ------------------------------------------------------------------ WriteSet
+
+void WriteSet::put(Column c, ByteView key, ByteView value) {
+  assert(c < Column::kCount);
+  ops_.push_back(Op{c, Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())});
+  bytes_ += key.size() + value.size();
+  latest_[{c, ops_.back().key}] = ops_.size() - 1;
+}
+
+void WriteSet::erase(Column c, ByteView key) {
+  assert(c < Column::kCount);
+  ops_.push_back(Op{c, Bytes(key.begin(), key.end()), std::nullopt});
+  bytes_ += key.size();
+  latest_[{c, ops_.back().key}] = ops_.size() - 1;
+}
+
+const WriteSet::Op* WriteSet::find(Column c, ByteView key) const {
+  auto it = latest_.find({c, Bytes(key.begin(), key.end())});
+  return it == latest_.end() ? nullptr : &ops_[it->second];
+}
+
+void WriteSet::merge(const WriteSet& other) {
+  for (const Op& op : other.ops_) {
+    if (op.value) {
+      put(op.column, op.key, *op.value);
+    } else {
+      erase(op.column, op.key);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ Overlay
+
+Result<std::optional<Bytes>> Overlay::get(Column c, ByteView key) const {
+  if (const WriteSet::Op* op = writes_.find(c, key)) return op->value;
+  return base_.get(c, key);
+}
+
+// Merges the overlay's latest ops for keys in [max(prefix, start), end of
+// prefix) with the base's scan, overlay winning on equal keys; deletes hide
+// base keys and are never visited.
+Status Overlay::scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const {
+  Emitter out{limit, visit};
+  if (limit == 0) return Status::ok();
+  const auto& latest = writes_.latest_;
+  ByteView lo = max_view(prefix, start);
+  auto it = latest.lower_bound({c, Bytes(lo.begin(), lo.end())});
+  auto in_range = [&] { return it != latest.end() && it->first.first == c && starts_with(it->first.second, prefix); };
+  auto emit_op = [&](const WriteSet::Op& op) {
+    if (op.value) out.emit(op.key, *op.value);
+  };
+  Status s = base_.scan(c, prefix, start, std::numeric_limits<size_t>::max(), [&](ByteView k, ByteView v) {
+    while (!out.done() && in_range() && compare(it->first.second, k) < 0) {
+      emit_op(writes_.ops_[it->second]);
+      ++it;
+    }
+    if (out.done()) return false;
+    if (in_range() && compare(it->first.second, k) == 0) {
+      emit_op(writes_.ops_[it->second]);
+      ++it;
+    } else {
+      out.emit(k, v);
+    }
+    return !out.done();
+  });
+  PROV_RETURN_IF_ERROR(s);
+  while (!out.done() && in_range()) {
+    emit_op(writes_.ops_[it->second]);
+    ++it;
+  }
+  return Status::ok();
+}
+
+Status Overlay::scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const {
+  Emitter out{limit, visit};
+  if (limit == 0) return Status::ok();
+  const auto& latest = writes_.latest_;
+  // `it` is one past the next overlay candidate; walk it backwards.
+  auto it = latest.end();
+  if (auto succ = prefix_successor(prefix)) {
+    it = latest.lower_bound({c, *succ});
+  } else {
+    it = latest.lower_bound({static_cast<Column>(static_cast<uint8_t>(c) + 1), Bytes{}});
+  }
+  if (!start.empty()) {
+    auto bound = latest.upper_bound({c, Bytes(start.begin(), start.end())});
+    if (bound != latest.end() && (it == latest.end() || bound->first.first < it->first.first ||
+                                   (bound->first.first == it->first.first &&
+                                    compare(bound->first.second, it->first.second) < 0))) {
+      it = bound;
+    }
+  }
+  auto in_range = [&] {
+    if (it == latest.begin()) return false;
+    auto prev = std::prev(it);
+    return prev->first.first == c && starts_with(prev->first.second, prefix);
+  };
+  auto candidate = [&]() -> const WriteSet::Op& { return writes_.ops_[std::prev(it)->second]; };
+  auto emit_op = [&](const WriteSet::Op& op) {
+    if (op.value) out.emit(op.key, *op.value);
+  };
+  Status s =
+      base_.scan_reverse(c, prefix, start, std::numeric_limits<size_t>::max(), [&](ByteView k, ByteView v) {
+        while (!out.done() && in_range() && compare(candidate().key, k) > 0) {
+          emit_op(candidate());
+          --it;
+        }
+        if (out.done()) return false;
+        if (in_range() && compare(candidate().key, k) == 0) {
+          emit_op(candidate());
+          --it;
+        } else {
+          out.emit(k, v);
+        }
+        return !out.done();
+      });
+  PROV_RETURN_IF_ERROR(s);
+  while (!out.done() && in_range()) {
+    emit_op(candidate());
+    --it;
+  }
+  return Status::ok();
+}
+
+// ------------------------------------------------------------------ MemoryKv
+
+Result<std::optional<Bytes>> MemoryKv::get(Column c, ByteView key) const {
+  const auto& m = cols_[static_cast<size_t>(c)];
+  auto it = m.find(Bytes(key.begin(), key.end()));
+  if (it == m.end()) return std::optional<Bytes>();
+  return std::optional<Bytes>(it->second);
+}
+
+Status MemoryKv::scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const {
+  const auto& m = cols_[static_cast<size_t>(c)];
+  ByteView lo = max_view(prefix, start);
+  size_t n = 0;
+  for (auto it = m.lower_bound(Bytes(lo.begin(), lo.end())); it != m.end() && n < limit; ++it, ++n) {
+    if (!starts_with(it->first, prefix)) break;
+    if (!visit(it->first, it->second)) break;
+  }
+  return Status::ok();
+}
+
+Status MemoryKv::scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit,
+                              const Visitor& visit) const {
+  const auto& m = cols_[static_cast<size_t>(c)];
+  auto it = m.end();
+  if (auto succ = prefix_successor(prefix)) it = m.lower_bound(*succ);
+  if (!start.empty()) {
+    auto bound = m.upper_bound(Bytes(start.begin(), start.end()));
+    if (bound != m.end() && (it == m.end() || compare(bound->first, it->first) < 0)) it = bound;
+  }
+  size_t n = 0;
+  while (it != m.begin() && n < limit) {
+    --it;
+    if (!starts_with(it->first, prefix)) break;
+    ++n;
+    if (!visit(it->first, it->second)) break;
+  }
+  return Status::ok();
+}
+
+void MemoryKv::apply(const WriteSet& writes) {
+  for (const WriteSet::Op& op : writes.ops()) {
+    auto& m = cols_[static_cast<size_t>(op.column)];
+    if (op.value) {
+      m[op.key] = *op.value;
+    } else {
+      m.erase(op.key);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ keys
+
+Bytes u64_key(uint64_t v) {
+  Bytes out;
+  out.reserve(8);
+  put_u64_be(out, v);
+  return out;
+}
+
+Bytes string_key(std::string_view s, uint64_t v) {
+  Bytes out;
+  out.reserve(s.size() + 9);
+  append(out, s);
+  out.push_back(0x00);
+  put_u64_be(out, v);
+  return out;
+}
+
+}  // namespace prov::ledger

@@ -81,6 +81,7 @@ class WriteSet {
   void merge(const WriteSet& other);
 
  private:
+  friend class Overlay;  // merges latest_ into its ordered scans
   std::vector<Op> ops_;
   std::map<std::pair<Column, Bytes>, size_t> latest_;  // -> index into ops_
   size_t bytes_ = 0;

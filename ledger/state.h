@@ -11,6 +11,34 @@
 // header.log_root describe the log once this block's entries are appended.
 // A proposer learns them with build_block; every other replica recomputes
 // them in apply_block and rejects a block whose header disagrees.
+//
+// Rules (docs/ledger.md has the full list):
+// - An anchor with version 0 gets the dataset's latest version + 1 (1 for a
+//   new dataset); an explicit version must be greater than the latest (gaps
+//   allowed, so an agency can mirror its own numbering); anything else is
+//   kVersionConflict.
+// - derived_from must name dataset versions already anchored (earlier in the
+//   log or earlier in the same block); a given digest must match the anchored
+//   one. Lineage is therefore acyclic by construction.
+// - An access event must name an anchored dataset (version 0) or an anchored
+//   version; any agency with the recorder role may record access to any
+//   dataset, because the accessor is the one who records.
+// - Epochs: a block's epoch is the head's epoch, or head epoch + 1 if and only
+//   if governance left a pending validator set; applying that block installs
+//   the pending set. Header validator_set_hash is the hash of the block's epoch
+//   set, and the proposer must belong to it.
+//
+// Index layout (all integers u64 big-endian; ‖ is concatenation):
+//   kMeta         "chain_id" -> chain id; "head" -> ChainHead; "genesis" -> Genesis
+//   kBlocks       height -> Block bytes;  kBlockHashes header hash -> height
+//   kEntries      index -> Entry bytes
+//   kEntryByHash  SHA-256(tx bytes) -> index;  'b' ‖ SHA-256(body) -> index
+//   kDatasetVersions  dataset ‖ 0x00 ‖ version -> index ‖ 32-byte digest
+//   kDatasetEvents    dataset ‖ 0x00 ‖ index -> u8 kind (1 anchor, 2 access) ‖ version
+//   kLineageUp    child ‖ 0x00 ‖ cver ‖ parent ‖ 0x00 ‖ pver -> ""
+//   kLineageDown  parent ‖ 0x00 ‖ pver ‖ child ‖ 0x00 ‖ cver -> ""
+//   kDigest       digest ‖ index -> "";   kAgency agency ‖ 0x00 ‖ index -> ""
+//   kMerkle       see merkle_log.h;  kRegistry see registry.h
 // Thread-safety: pure functions of their arguments.
 #pragma once
 
@@ -23,6 +51,7 @@
 #include "crypto/status.h"
 #include "ledger/kv.h"
 #include "ledger/proto/ledger.pb.h"
+#include "ledger/tx.h"
 
 namespace prov::ledger {
 
@@ -37,6 +66,7 @@ struct Head {
   Hash256 log_root;         // RFC 9162 root of the log at log_size
   uint64_t epoch = 0;
   Hash256 validator_set_hash;
+  int64_t time_ms = 0;      // head block time (genesis_time_ms at height 0)
 };
 
 // Reads the head; kNotFound if genesis was never applied.
@@ -67,10 +97,35 @@ struct AppliedBlock {
 // `state` plus the transactions before it in the block.
 Result<AppliedBlock> build_block(const KvReader& state, const BlockTemplate& tmpl, const std::vector<Bytes>& txs);
 
+// As build_block, but transactions that are invalid at their position are
+// left out and reported in `dropped` (position in `txs`, reason) instead of
+// failing the block: what a proposer uses on its mempool.
+Result<AppliedBlock> build_block_filtered(const KvReader& state, const BlockTemplate& tmpl,
+                                          const std::vector<Bytes>& txs,
+                                          std::vector<std::pair<size_t, Rejected>>* dropped);
+
 // Validates `block_bytes` as the next block on top of the head of `state`
 // (parent hash, height, chain id, epoch, validator-set hash, payload hash,
 // every transaction, and the header's log size and root) and returns its
 // writes. Rejections name what was wrong.
 Result<AppliedBlock> apply_block(const KvReader& state, ByteView block_bytes);
+
+// Full admission check of one transaction against the head of `state` as if
+// it were the first transaction of the next block (mempool admission).
+TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes);
+
+// Largest Block envelope accepted for `params` (header, framing and
+// max_block_bytes of transactions), checked before parsing.
+size_t max_block_envelope_bytes(const v1::ConsensusParams& params);
+
+// Index keys and values (see the layout above), shared with queries.
+inline constexpr uint8_t kEventAnchor = 1;
+inline constexpr uint8_t kEventAccess = 2;
+inline constexpr std::string_view kMetaHead = "head";
+inline constexpr std::string_view kMetaGenesis = "genesis";
+Bytes dataset_prefix(std::string_view dataset);  // dataset ‖ 0x00
+Bytes lineage_key(std::string_view from, uint64_t from_version, std::string_view to, uint64_t to_version);
+// Splits the `to` half of a lineage key after its `from` prefix.
+bool parse_dataset_version(ByteView key, std::string* dataset, uint64_t* version);
 
 }  // namespace prov::ledger

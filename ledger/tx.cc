@@ -1,0 +1,331 @@
+#include "ledger/tx.h"
+
+#include <algorithm>
+#include <set>
+
+#include "crypto/sha256.h"
+#include "ledger/registry.h"
+
+namespace prov::ledger {
+
+namespace {
+
+Rejected reject(Rejection r, std::string m) { return Rejected{r, std::move(m)}; }
+
+// Storage failures are not the sender's fault, but they must still stop the
+// transaction.
+std::optional<Rejected> storage_failure(const Status& s) {
+  return reject(Rejection::kStateUnavailable, s.to_string());
+}
+
+bool ns_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'; }
+bool name_char(char c) { return ns_char(c) || (c >= 'A' && c <= 'Z'); }
+
+bool printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// Returns the body bytes' entry-by-hash key for duplicate detection: 'b' ‖
+// SHA-256(body). Tx hashes are 32-byte keys in the same column, so the two
+// can never collide.
+Bytes body_hash_key(const Hash256& h) {
+  Bytes k(1 + Hash256::kSize);
+  k[0] = 'b';
+  std::copy(h.bytes.begin(), h.bytes.end(), k.begin() + 1);
+  return k;
+}
+
+std::optional<Rejected> check_dataset_ref(const v1::DatasetRef& r) {
+  if (!dataset_id_valid(r.dataset())) return reject(Rejection::kInvalidField, "derived_from: bad dataset id");
+  if (r.version() == 0) return reject(Rejection::kInvalidField, "derived_from: version must be >= 1");
+  if (!r.digest().empty() && r.digest().size() != 32) {
+    return reject(Rejection::kInvalidField, "derived_from: digest must be empty or 32 bytes");
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejected> check_anchor_fields(const v1::AnchorRecord& a, const v1::ConsensusParams& p) {
+  if (!dataset_id_valid(a.dataset())) return reject(Rejection::kInvalidField, "bad dataset id '" + a.dataset() + "'");
+  if (a.digest().size() != 32) return reject(Rejection::kInvalidField, "digest must be 32 bytes");
+  if (a.media_type().size() > kMaxMediaTypeBytes || !printable_ascii(a.media_type())) {
+    return reject(Rejection::kInvalidField, "bad media_type");
+  }
+  if (static_cast<uint32_t>(a.derived_from_size()) > p.max_derived_from()) {
+    return reject(Rejection::kInvalidField, "too many derived_from");
+  }
+  std::set<std::pair<std::string, uint64_t>> parents;
+  for (const v1::DatasetRef& r : a.derived_from()) {
+    if (auto bad = check_dataset_ref(r)) return bad;
+    if (!parents.insert({r.dataset(), r.version()}).second) {
+      return reject(Rejection::kInvalidField, "duplicate derived_from");
+    }
+  }
+  if (static_cast<uint32_t>(a.meta_size()) > p.max_meta_entries()) {
+    return reject(Rejection::kInvalidField, "too many meta entries");
+  }
+  std::set<std::string> keys;
+  for (const v1::MetaEntry& m : a.meta()) {
+    if (m.key().empty() || m.key().size() > kMaxMetaKeyBytes || m.value().size() > kMaxMetaValueBytes) {
+      return reject(Rejection::kInvalidField, "meta entry out of bounds");
+    }
+    if (!keys.insert(m.key()).second) return reject(Rejection::kInvalidField, "duplicate meta key '" + m.key() + "'");
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejected> check_access_fields(const v1::AccessEvent& e) {
+  if (!dataset_id_valid(e.dataset())) return reject(Rejection::kInvalidField, "bad dataset id '" + e.dataset() + "'");
+  if (e.actor().empty() || e.actor().size() > kMaxActorBytes) return reject(Rejection::kInvalidField, "bad actor");
+  if (std::find(std::begin(kAccessActions), std::end(kAccessActions), e.action()) == std::end(kAccessActions)) {
+    return reject(Rejection::kInvalidField, "unknown action '" + e.action() + "'");
+  }
+  if (e.purpose().size() > kMaxPurposeBytes) return reject(Rejection::kInvalidField, "purpose too long");
+  if (e.legal_basis().size() > kMaxLegalBasisBytes) return reject(Rejection::kInvalidField, "legal_basis too long");
+  if (!e.subject_hash().empty() && e.subject_hash().size() != 32) {
+    return reject(Rejection::kInvalidField, "subject_hash must be empty or 32 bytes");
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejected> check_fields(const v1::TransactionBody& b, const v1::ConsensusParams& p) {
+  if (b.agency().empty() || b.agency().size() > kMaxAgencyIdBytes) return reject(Rejection::kInvalidField, "bad agency");
+  switch (b.kind_case()) {
+    case v1::TransactionBody::kAnchor: return check_anchor_fields(b.anchor(), p);
+    case v1::TransactionBody::kAccess: return check_access_fields(b.access());
+    default: return std::nullopt;  // governance is checked against the registry
+  }
+}
+
+std::string_view required_role(const v1::TransactionBody& b) {
+  switch (b.kind_case()) {
+    case v1::TransactionBody::kAnchor: return kRoleWriter;
+    case v1::TransactionBody::kAccess: return kRoleRecorder;
+    default: return kRoleAdmin;
+  }
+}
+
+std::optional<Rejected> check_approvals(const KvReader& state, const DecodedTx& tx, std::string_view chain_id) {
+  auto set = current_validators(state);
+  if (!set) return storage_failure(set.status());
+  const auto& approvals = tx.body.governance().approvals();
+  if (approvals.size() > set->validators_size()) return reject(Rejection::kInvalidField, "more approvals than validators");
+  std::set<size_t> approvers;
+  for (const v1::Approval& a : approvals) {
+    PublicKey key;
+    Signature sig;
+    if (!key.assign(as_bytes(a.validator())) || !sig.assign(as_bytes(a.signature()))) {
+      return reject(Rejection::kInvalidField, "approval key or signature of the wrong size");
+    }
+    auto i = find_validator(*set, key);
+    if (!i) return reject(Rejection::kUnknownSigner, "approval from a non-validator");
+    if (!approvers.insert(*i).second) return reject(Rejection::kInvalidField, "duplicate approval");
+    if (!crypto::verify(key, crypto::purpose::kGovernanceApproval, chain_id,
+                        as_bytes(tx.body.governance().action()), sig)) {
+      return reject(Rejection::kBadSignature, "approval signature of " + set->validators(*i).name());
+    }
+  }
+  size_t q = quorum_size(static_cast<size_t>(set->validators_size()));
+  if (approvers.size() < q) {
+    return reject(Rejection::kQuorumNotMet,
+                  std::to_string(approvers.size()) + " approvals, quorum is " + std::to_string(q));
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejected> check_governance(const KvReader& state, const DecodedTx& tx, std::string_view chain_id) {
+  if (auto bad = check_approvals(state, tx, chain_id)) return bad;
+  Status s = check_governance_action(state, tx.action, tx.action_hash);
+  if (s.code() == StatusCode::kAlreadyExists) return reject(Rejection::kDuplicate, s.message());
+  if (s.code() == StatusCode::kInvalidArgument) return reject(Rejection::kInvalidGovernance, s.message());
+  if (!s.is_ok()) return storage_failure(s);
+  return std::nullopt;
+}
+
+Result<bool> entry_hash_exists(const KvReader& state, ByteView key) {
+  auto v = state.get(Column::kEntryByHash, key);
+  if (!v) return v.status();
+  return v->has_value();
+}
+
+std::optional<Rejected> check_duplicate(const KvReader& state, const DecodedTx& tx) {
+  for (const Bytes& key : {Bytes(tx.tx_hash.view().begin(), tx.tx_hash.view().end()), body_hash_key(tx.body_hash)}) {
+    auto seen = entry_hash_exists(state, key);
+    if (!seen) return storage_failure(seen.status());
+    if (*seen) return reject(Rejection::kDuplicate, "transaction already committed");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool dataset_id_valid(std::string_view id) {
+  if (id.empty() || id.size() > kMaxDatasetIdBytes) return false;
+  size_t slash = id.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash > kMaxNamespaceBytes) return false;
+  if (!std::all_of(id.begin(), id.begin() + static_cast<long>(slash), ns_char)) return false;
+  // Name: one or more segments of [A-Za-z0-9._-]+ separated by single '/', none "." or "..".
+  std::string_view name = id.substr(slash + 1);
+  while (true) {
+    size_t end = name.find('/');
+    std::string_view seg = name.substr(0, end);
+    if (seg.empty() || seg == "." || seg == ".." || !std::all_of(seg.begin(), seg.end(), name_char)) return false;
+    if (end == std::string_view::npos) return true;
+    name = name.substr(end + 1);
+  }
+}
+
+std::string_view dataset_namespace(std::string_view id) { return id.substr(0, id.find('/')); }
+
+const char* rejection_name(Rejection r) {
+  switch (r) {
+    case Rejection::kMalformed: return "malformed";
+    case Rejection::kUnsupportedVersion: return "unsupported_version";
+    case Rejection::kTooLarge: return "too_large";
+    case Rejection::kWrongChain: return "wrong_chain";
+    case Rejection::kInvalidField: return "invalid_field";
+    case Rejection::kUnknownAgency: return "unknown_agency";
+    case Rejection::kUnknownSigner: return "unknown_signer";
+    case Rejection::kBadSignature: return "bad_signature";
+    case Rejection::kRoleNotAllowed: return "role_not_allowed";
+    case Rejection::kNamespaceNotOwned: return "namespace_not_owned";
+    case Rejection::kDuplicate: return "duplicate";
+    case Rejection::kUnknownDataset: return "unknown_dataset";
+    case Rejection::kVersionConflict: return "version_conflict";
+    case Rejection::kQuorumNotMet: return "quorum_not_met";
+    case Rejection::kInvalidGovernance: return "invalid_governance";
+    case Rejection::kStateUnavailable: return "state_unavailable";
+  }
+  return "unknown";
+}
+
+StatusCode rejection_code(Rejection r) {
+  switch (r) {
+    case Rejection::kTooLarge: return StatusCode::kResourceExhausted;
+    case Rejection::kUnknownSigner:
+    case Rejection::kBadSignature: return StatusCode::kUnauthenticated;
+    case Rejection::kRoleNotAllowed:
+    case Rejection::kNamespaceNotOwned:
+    case Rejection::kQuorumNotMet: return StatusCode::kPermissionDenied;
+    case Rejection::kDuplicate:
+    case Rejection::kVersionConflict: return StatusCode::kAlreadyExists;
+    case Rejection::kUnknownAgency:
+    case Rejection::kUnknownDataset: return StatusCode::kNotFound;
+    case Rejection::kStateUnavailable: return StatusCode::kUnavailable;
+    default: return StatusCode::kInvalidArgument;
+  }
+}
+
+Status Rejected::to_status() const {
+  return Status(rejection_code(reason), std::string(rejection_name(reason)) + ": " + message);
+}
+
+bool parse_canonical(ByteView bytes, google::protobuf::MessageLite& out) {
+  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return false;
+  if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  Bytes again = serialize(out);
+  return again.size() == bytes.size() && std::equal(again.begin(), again.end(), bytes.begin());
+}
+
+TxResult<DecodedTx> decode_transaction(ByteView bytes, uint32_t max_tx_bytes) {
+  if (bytes.size() > max_tx_bytes) {
+    return reject(Rejection::kTooLarge, std::to_string(bytes.size()) + " bytes, limit " + std::to_string(max_tx_bytes));
+  }
+  DecodedTx tx;
+  if (!parse_canonical(bytes, tx.envelope)) return reject(Rejection::kMalformed, "not a canonical SignedTransaction");
+  if (tx.envelope.version() != 1) return reject(Rejection::kUnsupportedVersion, "transaction version");
+  if (!tx.signer.assign(as_bytes(tx.envelope.signer()))) return reject(Rejection::kMalformed, "signer must be 32 bytes");
+  if (!tx.signature.assign(as_bytes(tx.envelope.signature()))) {
+    return reject(Rejection::kMalformed, "signature must be 64 bytes");
+  }
+  if (!parse_canonical(as_bytes(tx.envelope.body()), tx.body)) {
+    return reject(Rejection::kMalformed, "not a canonical TransactionBody");
+  }
+  if (tx.body.version() != 1) return reject(Rejection::kUnsupportedVersion, "body version");
+  if (tx.body.kind_case() == v1::TransactionBody::KIND_NOT_SET) return reject(Rejection::kMalformed, "no kind");
+  if (tx.body.has_governance()) {
+    if (!parse_canonical(as_bytes(tx.body.governance().action()), tx.action)) {
+      return reject(Rejection::kMalformed, "not a canonical GovernanceAction");
+    }
+    if (tx.action.version() != 1) return reject(Rejection::kUnsupportedVersion, "governance action version");
+    tx.action_hash = crypto::sha256(as_bytes(tx.body.governance().action()));
+  }
+  tx.bytes.assign(bytes.begin(), bytes.end());
+  tx.tx_hash = crypto::sha256(bytes);
+  tx.body_hash = crypto::sha256(as_bytes(tx.envelope.body()));
+  return tx;
+}
+
+TxResult<std::monostate> validate_transaction(const KvReader& state, const DecodedTx& tx) {
+  auto params = consensus_params(state);
+  if (!params) return *storage_failure(params.status());
+  auto chain = state.get(Column::kMeta, as_bytes(kMetaChainId));
+  if (!chain) return *storage_failure(chain.status());
+  if (!chain->has_value()) return *storage_failure(Status::not_found("no chain id (genesis not applied)"));
+  std::string chain_id = to_string(**chain);
+  if (tx.body.chain_id() != chain_id) return reject(Rejection::kWrongChain, "chain id '" + tx.body.chain_id() + "'");
+  if (auto bad = check_fields(tx.body, *params)) return *bad;
+
+  auto agency = find_agency(state, tx.body.agency());
+  if (!agency) return *storage_failure(agency.status());
+  if (!*agency) return reject(Rejection::kUnknownAgency, "agency '" + tx.body.agency() + "'");
+  const v1::AgencyRecord& rec = **agency;
+  if (!key_active(rec, tx.signer)) return reject(Rejection::kUnknownSigner, "signer is not an active key of the agency");
+  if (!crypto::verify(tx.signer, crypto::purpose::kTransaction, chain_id, as_bytes(tx.envelope.body()), tx.signature)) {
+    return reject(Rejection::kBadSignature, "transaction signature");
+  }
+  std::string_view role = required_role(tx.body);
+  if (!has_role(rec.agency(), role)) return reject(Rejection::kRoleNotAllowed, "needs role " + std::string(role));
+  if (tx.body.has_anchor() && dataset_namespace(tx.body.anchor().dataset()) != rec.agency().namespace_()) {
+    return reject(Rejection::kNamespaceNotOwned, "dataset outside namespace '" + rec.agency().namespace_() + "'");
+  }
+  if (auto dup = check_duplicate(state, tx)) return *dup;
+  if (tx.body.has_governance()) {
+    if (auto bad = check_governance(state, tx, chain_id)) return *bad;
+  }
+  return std::monostate{};
+}
+
+Bytes sign_transaction(const v1::TransactionBody& body, const crypto::KeyPair& key) {
+  Bytes body_bytes = serialize(body);
+  Signature sig = key.sign(crypto::purpose::kTransaction, body.chain_id(), body_bytes);
+  v1::SignedTransaction st;
+  st.set_version(1);
+  st.set_body(to_string(body_bytes));
+  st.set_signer(to_string(key.public_key()));
+  st.set_signature(to_string(sig));
+  return serialize(st);
+}
+
+v1::Approval approve_governance(ByteView action, std::string_view chain_id, const crypto::KeyPair& validator) {
+  v1::Approval a;
+  a.set_validator(to_string(validator.public_key()));
+  a.set_signature(to_string(validator.sign(crypto::purpose::kGovernanceApproval, chain_id, action)));
+  return a;
+}
+
+Bytes entry_body_hash_key(const Hash256& body_hash) { return body_hash_key(body_hash); }
+
+Result<v1::Entry> decode_entry(ByteView bytes) {
+  if (bytes.size() > kMaxEntryBytes) return Status::resource_exhausted("entry too large");
+  v1::Entry e;
+  if (!parse_canonical(bytes, e)) return Status::invalid_argument("not a canonical Entry");
+  if (e.version() != 1) return Status::invalid_argument("unsupported entry version");
+  return e;
+}
+
+Result<v1::Block> decode_block(ByteView bytes, size_t max_bytes) {
+  if (bytes.size() > max_bytes) return Status::resource_exhausted("block too large");
+  v1::Block b;
+  if (!parse_canonical(bytes, b)) return Status::invalid_argument("not a canonical Block");
+  return b;
+}
+
+Result<v1::BlockHeader> decode_header(ByteView bytes) {
+  if (bytes.size() > kMaxHeaderBytes) return Status::resource_exhausted("header too large");
+  v1::BlockHeader h;
+  if (!parse_canonical(bytes, h)) return Status::invalid_argument("not a canonical BlockHeader");
+  if (h.version() != 1) return Status::invalid_argument("unsupported header version");
+  return h;
+}
+
+}  // namespace prov::ledger
