@@ -219,9 +219,12 @@ Status Rejected::to_status() const {
   return Status(rejection_code(reason), std::string(rejection_name(reason)) + ": " + message);
 }
 
-bool parse_canonical(ByteView bytes, google::protobuf::MessageLite& out) {
+bool parse_canonical(ByteView bytes, google::protobuf::Message& out) {
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) return false;
   if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  // Protobuf keeps unknown fields and would write them back; dropping them
+  // first makes any unknown field a byte mismatch.
+  out.DiscardUnknownFields();
   Bytes again = serialize(out);
   return again.size() == bytes.size() && std::equal(again.begin(), again.end(), bytes.begin());
 }

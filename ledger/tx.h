@@ -119,7 +119,7 @@ struct DecodedTx {
 
 // Parses `bytes` into `out` under the bytes-envelope rule: false unless `out`
 // re-serializes to exactly `bytes`.
-bool parse_canonical(ByteView bytes, google::protobuf::MessageLite& out);
+bool parse_canonical(ByteView bytes, google::protobuf::Message& out);
 
 // Stateless checks: size (before parsing), envelope, versions, key and
 // signature sizes, a transaction kind set, governance action envelope.

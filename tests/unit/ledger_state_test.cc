@@ -1,1 +1,232 @@
 #include <doctest/doctest.h>
+
+#include "crypto/merkle.h"
+#include "ledger/merkle_log.h"
+#include "ledger/query.h"
+#include "ledger_test_fixture.h"
+
+using namespace prov;
+using namespace prov::ledger;
+using namespace prov::ledger::testing;
+
+namespace {
+
+uint64_t anchored_version(const MemoryKv& kv, uint64_t index) {
+  auto e = entry_by_index(kv, index);
+  REQUIRE(e.is_ok());
+  REQUIRE(e->entry.links_size() == 1);
+  return e->entry.links(0).version();
+}
+
+// Rebuilds a block with a modified header, keeping its transactions.
+Bytes with_header(const AppliedBlock& b, const std::function<void(v1::BlockHeader&)>& edit) {
+  v1::BlockHeader h = b.header;
+  edit(h);
+  v1::Block block;
+  REQUIRE(block.ParseFromArray(b.block_bytes.data(), static_cast<int>(b.block_bytes.size())));
+  block.set_header(to_string(serialize(h)));
+  return serialize(block);
+}
+
+}  // namespace
+
+TEST_CASE("genesis installs the head at height 0") {
+  Chain c;
+  auto head = read_head(c.kv);
+  REQUIRE(head.is_ok());
+  CHECK(head->chain_id == Chain::kChainId);
+  CHECK(head->height == 0);
+  CHECK(head->log_size == 0);
+  CHECK(head->block_hash.is_zero());
+  CHECK(head->log_root == crypto::merkle::empty_root());
+  CHECK(head->validator_set_hash == validator_set_hash(c.genesis().validators()));
+  MemoryKv empty;
+  CHECK(read_head(empty).status().code() == StatusCode::kNotFound);
+  v1::Genesis dup = c.genesis();
+  *dup.add_agencies() = Chain::agency("stats2", {"writer"}, c.stats);  // same key twice
+  CHECK_FALSE(apply_genesis(dup).is_ok());
+}
+
+TEST_CASE("validator_set_hash covers order, names and keys") {
+  Chain c;
+  v1::Genesis g = c.genesis();
+  Hash256 h = validator_set_hash(g.validators());
+  v1::Genesis swapped = g;
+  swapped.mutable_validators()->SwapElements(0, 1);
+  CHECK(validator_set_hash(swapped.validators()) != h);
+  v1::Genesis renamed = g;
+  renamed.mutable_validators(0)->set_name("other");
+  CHECK(validator_set_hash(renamed.validators()) != h);
+  v1::Genesis moved = g;
+  moved.mutable_validators(0)->set_address("10.0.0.1:1");
+  CHECK(validator_set_hash(moved.validators()) == h);
+}
+
+TEST_CASE("anchor versions: auto-assigned, explicit above latest, links to the previous entry") {
+  Chain c;
+  REQUIRE(c.commit({c.sign(c.anchor("stats/a", "1")), c.sign(c.anchor("stats/a", "2"))}).is_ok());
+  CHECK(anchored_version(c.kv, 0) == 1);
+  CHECK(anchored_version(c.kv, 1) == 2);
+  REQUIRE(c.commit({c.sign(c.anchor("stats/a", "5", 5)), c.sign(c.anchor("stats/a", "6"))}).is_ok());
+  CHECK(anchored_version(c.kv, 2) == 5);
+  CHECK(anchored_version(c.kv, 3) == 6);
+  REQUIRE(c.commit({c.sign(c.access("stats/a", 5))}).is_ok());
+  auto e = entry_by_index(c.kv, 4);
+  REQUIRE(e.is_ok());
+  CHECK(e->entry.height() == 3);
+  CHECK(e->entry.links(0).has_prev());
+  CHECK(e->entry.links(0).prev_index() == 3);
+  auto first = entry_by_index(c.kv, 0);
+  CHECK_FALSE(first->entry.links(0).has_prev());
+  // Entries hold the transaction bytes exactly as signed.
+  Bytes tx = c.sign(c.anchor("stats/b", "x"));
+  REQUIRE(c.commit({tx}).is_ok());
+  CHECK(to_bytes(entry_by_index(c.kv, 5)->entry.tx()) == tx);
+  CHECK(entry_by_tx_hash(c.kv, crypto::sha256(tx))->entry.index() == 5);
+}
+
+TEST_CASE("applying the same block to the same state gives byte-identical writes") {
+  Chain c;
+  REQUIRE(c.commit({c.sign(c.anchor("stats/a", "1"))}).is_ok());
+  auto b = c.anchor("stats/b", "2");
+  Chain::derive(b, "stats/a", 1);
+  auto built = build_block(c.kv, c.next_template(), {c.sign(b), c.sign(c.access("stats/a", 1))});
+  REQUIRE(built.is_ok());
+  auto one = apply_block(c.kv, built->block_bytes);
+  auto two = apply_block(c.kv, built->block_bytes);
+  REQUIRE(one.is_ok());
+  REQUIRE(two.is_ok());
+  auto same = [](const WriteSet& x, const WriteSet& y) {
+    if (x.ops().size() != y.ops().size()) return false;
+    for (size_t i = 0; i < x.ops().size(); ++i) {
+      const auto &p = x.ops()[i], &q = y.ops()[i];
+      if (p.column != q.column || p.key != q.key || p.value != q.value) return false;
+    }
+    return true;
+  };
+  CHECK(same(one->writes, two->writes));
+  CHECK(same(one->writes, built->writes));
+  CHECK(one->block_hash == built->block_hash);
+  CHECK(one->writes.ops().size() > 10);
+}
+
+TEST_CASE("blocks with a wrong header are rejected") {
+  Chain c;
+  REQUIRE(c.commit({c.sign(c.anchor("stats/a", "1"))}).is_ok());
+  auto built = build_block(c.kv, c.next_template(), {c.sign(c.anchor("stats/a", "2"))});
+  REQUIRE(built.is_ok());
+  auto expect = [&](const Bytes& block, StatusCode code) {
+    auto r = apply_block(c.kv, block);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == code);
+  };
+  expect(with_header(*built, [](auto& h) { h.mutable_log_root()->at(0) ^= 1; }), StatusCode::kVerificationFailed);
+  expect(with_header(*built, [](auto& h) { h.set_log_size(h.log_size() + 1); }), StatusCode::kVerificationFailed);
+  expect(with_header(*built, [](auto& h) { h.mutable_parent_hash()->at(0) ^= 1; }), StatusCode::kVerificationFailed);
+  expect(with_header(*built, [](auto& h) { h.mutable_payload_hash()->at(0) ^= 1; }), StatusCode::kVerificationFailed);
+  expect(with_header(*built, [](auto& h) { h.set_height(5); }), StatusCode::kInvalidArgument);
+  expect(with_header(*built, [](auto& h) { h.set_chain_id("x"); }), StatusCode::kInvalidArgument);
+  expect(with_header(*built, [](auto& h) { h.set_epoch(1); }), StatusCode::kInvalidArgument);
+  expect(with_header(*built, [](auto& h) { h.set_time_ms(1); }), StatusCode::kInvalidArgument);
+  expect(with_header(*built, [&](auto& h) { h.set_proposer(to_string(c.stats.public_key())); }),
+         StatusCode::kPermissionDenied);
+  expect(Bytes{0x0a, 0x01}, StatusCode::kInvalidArgument);
+  CHECK(apply_block(c.kv, built->block_bytes).is_ok());
+}
+
+TEST_CASE("a block with a duplicate transaction is rejected") {
+  Chain c;
+  Bytes tx = c.sign(c.anchor("stats/a", "1"));
+  auto both = build_block(c.kv, c.next_template(), {tx, tx});
+  REQUIRE_FALSE(both.is_ok());
+  CHECK(both.status().code() == StatusCode::kAlreadyExists);
+  CHECK(both.status().message().find("tx 1: duplicate") != std::string::npos);
+  // A proposer filtering its mempool drops the copy instead.
+  std::vector<std::pair<size_t, Rejected>> dropped;
+  auto filtered = build_block_filtered(c.kv, c.next_template(), {tx, tx}, &dropped);
+  REQUIRE(filtered.is_ok());
+  CHECK(filtered->header.log_size() == 1);
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].first == 1);
+  CHECK(dropped[0].second.reason == Rejection::kDuplicate);
+  // Forged into a block anyway, followers reject it.
+  v1::Block forged;
+  forged.ParseFromArray(filtered->block_bytes.data(), static_cast<int>(filtered->block_bytes.size()));
+  forged.add_txs(to_string(tx));
+  CHECK(apply_block(c.kv, serialize(forged)).status().code() == StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("block bounds come from the consensus parameters") {
+  Chain c;
+  v1::GovernanceAction act;
+  act.set_version(1);
+  act.mutable_set_params()->set_max_block_txs(2);
+  REQUIRE(c.commit({c.sign(c.governance(act, 3))}).is_ok());
+  CHECK(consensus_params(c.kv)->max_block_txs() == 2);
+  auto r = build_block(c.kv, c.next_template(),
+                       {c.sign(c.anchor("stats/a", "1")), c.sign(c.anchor("stats/b", "1")),
+                        c.sign(c.anchor("stats/c", "1"))});
+  CHECK(r.status().code() == StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("the stored log agrees with an in-memory RFC 9162 tree") {
+  Chain c;
+  crypto::merkle::MemoryTree tree;
+  for (int block = 0; block < 7; ++block) {
+    std::vector<Bytes> txs;
+    for (int i = 0; i <= block % 4; ++i) txs.push_back(c.sign(c.anchor("stats/d" + std::to_string(i), "v")));
+    auto applied = c.commit(txs);
+    REQUIRE(applied.is_ok());
+    for (uint64_t i = tree.size(); i < applied->header.log_size(); ++i) tree.append(entry_by_index(c.kv, i)->bytes);
+    CHECK(Hash256::from(as_bytes(applied->header.log_root())) == tree.root());
+  }
+  for (uint64_t size = 0; size <= tree.size(); ++size) {
+    auto root = log_root(c.kv, size);
+    REQUIRE(root.is_ok());
+    CHECK(*root == tree.root_at(size));
+  }
+  // Empty blocks are fine and keep the log unchanged.
+  auto empty = c.commit({});
+  REQUIRE(empty.is_ok());
+  CHECK(empty->header.log_size() == tree.size());
+  CHECK(empty->header.payload_hash() == to_string(crypto::merkle::empty_root()));
+}
+
+TEST_CASE("validator changes wait for the next epoch") {
+  Chain c;
+  crypto::KeyPair v5 = key_from(5);
+  v1::GovernanceAction act;
+  act.set_version(1);
+  act.mutable_add_validator()->set_name("validator-5");
+  act.mutable_add_validator()->set_pub_key(to_string(v5.public_key()));
+  act.mutable_add_validator()->set_address("127.0.0.1:7105");
+  REQUIRE(c.commit({c.sign(c.governance(act, 3))}).is_ok());
+  CHECK(current_validators(c.kv)->validators_size() == 4);
+  auto pending = pending_validators(c.kv);
+  REQUIRE(pending.is_ok());
+  REQUIRE(pending->has_value());
+  CHECK((*pending)->validators_size() == 5);
+  Hash256 old_hash = read_head(c.kv)->validator_set_hash;
+
+  // The same epoch keeps the old set; the next epoch installs the pending one.
+  REQUIRE(c.commit({}).is_ok());
+  CHECK(read_head(c.kv)->validator_set_hash == old_hash);
+  c.epoch = 1;
+  auto next = c.commit({});
+  REQUIRE(next.is_ok());
+  CHECK(next->header.epoch() == 1);
+  CHECK(current_validators(c.kv)->validators_size() == 5);
+  CHECK_FALSE(pending_validators(c.kv)->has_value());
+  CHECK(read_head(c.kv)->validator_set_hash != old_hash);
+  // Without a pending set the epoch can not advance again.
+  c.epoch = 2;
+  CHECK_FALSE(build_block(c.kv, c.next_template(), {}).is_ok());
+  // Now q = ⌊10/3⌋ + 1 = 4 approvals are needed.
+  v1::GovernanceAction roles;
+  roles.set_version(1);
+  roles.mutable_set_roles()->set_agency("audit");
+  roles.mutable_set_roles()->add_roles("auditor");
+  c.epoch = 1;
+  CHECK(c.rejection_of(c.sign(c.governance(roles, 3))) == Rejection::kQuorumNotMet);
+  CHECK(check_transaction(c.kv, c.sign(c.governance(roles, 4))).is_ok());
+}
