@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -209,8 +210,10 @@ Result<v1::Genesis> load_genesis_json(std::string_view json, GenesisCheck check)
 }
 
 Result<v1::Genesis> load_genesis_file(const std::string& path, GenesisCheck check) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::not_found("no such genesis file: " + path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found("genesis file " + path + " can not be opened");
+  if (!in) return Status::io_error("genesis file " + path + " can not be opened");
   std::string data;
   data.resize(kGenesisMaxBytes + 1);
   in.read(data.data(), static_cast<std::streamsize>(data.size()));
