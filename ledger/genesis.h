@@ -24,8 +24,6 @@
 
 namespace prov::ledger {
 
-namespace v1 = ::prov::ledger::v1;
-
 inline constexpr uint32_t kGenesisVersion = 1;
 // Largest genesis file accepted, checked before parsing.
 inline constexpr size_t kGenesisMaxBytes = size_t{4} << 20;  // 4 MiB
