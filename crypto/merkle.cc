@@ -8,6 +8,7 @@
 
 #include <bit>
 #include <cassert>
+#include <cstring>
 #include <string>
 
 #include "crypto/sha256.h"

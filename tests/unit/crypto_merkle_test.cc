@@ -19,6 +19,10 @@ using namespace prov::crypto;
 using namespace prov::crypto::merkle;
 using boost::property_tree::ptree;
 
+// Loops over vector lists bind `const ptree& v = item.second` rather than a
+// structured binding: clang 14 can not capture bindings in the lambdas
+// doctest's CHECK_MESSAGE expands to.
+
 namespace {
 
 const ptree& vectors() {
@@ -130,7 +134,8 @@ std::vector<Hash256> leaf_hashes(size_t n) {
 
 TEST_CASE("merkle: hasher vectors") {
   int count = 0;
-  for (const auto& [_, v] : vectors().get_child("hasher")) {
+  for (const auto& item : vectors().get_child("hasher")) {
+    const ptree& v = item.second;
     const std::string op = v.get<std::string>("op");
     const Hash256 want = hash_hex(v.get<std::string>("want_hex"));
     if (op == "empty_root") {
@@ -158,7 +163,8 @@ TEST_CASE("merkle: roots and node hashes of the vector tree") {
   REQUIRE(leaves.size() == 8);
   const MemoryTree t = tree_of(leaves);
   int count = 0;
-  for (const auto& [_, v] : vectors().get_child("roots")) {
+  for (const auto& item : vectors().get_child("roots")) {
+    const ptree& v = item.second;
     const uint64_t size = v.get<uint64_t>("size");
     CHECK(t.root_at(size) == hash_hex(v.get<std::string>("root_hex")));
     ++count;
@@ -182,7 +188,8 @@ TEST_CASE("merkle: roots and node hashes of the vector tree") {
 TEST_CASE("merkle: positive inclusion vectors are generated and verified") {
   const MemoryTree t = tree_of(vector_leaves());
   int count = 0;
-  for (const auto& [_, v] : vectors().get_child("inclusion")) {
+  for (const auto& item : vectors().get_child("inclusion")) {
+    const ptree& v = item.second;
     const uint64_t index = v.get<uint64_t>("index"), size = v.get<uint64_t>("size");
     const auto proof = proof_of(v);
     const Hash256 leaf = hash_hex(v.get<std::string>("leaf_hash_hex"));
@@ -199,7 +206,8 @@ TEST_CASE("merkle: positive inclusion vectors are generated and verified") {
 TEST_CASE("merkle: positive consistency vectors are generated and verified") {
   const MemoryTree t = tree_of(vector_leaves());
   int count = 0;
-  for (const auto& [_, v] : vectors().get_child("consistency")) {
+  for (const auto& item : vectors().get_child("consistency")) {
+    const ptree& v = item.second;
     const uint64_t s1 = v.get<uint64_t>("size1"), s2 = v.get<uint64_t>("size2");
     const auto proof = proof_of(v);
     CHECK(t.consistency_proof(s1, s2) == proof);
@@ -213,7 +221,8 @@ TEST_CASE("merkle: positive consistency vectors are generated and verified") {
 
 TEST_CASE("merkle: every negative inclusion vector is rejected") {
   int count = 0, rejected_by_decoding = 0;
-  for (const auto& [_, v] : vectors().get_child("inclusion_negative")) {
+  for (const auto& item : vectors().get_child("inclusion_negative")) {
+    const ptree& v = item.second;
     const std::string leaf_hex = v.get<std::string>("leaf_hash_hex"), root_hex = v.get<std::string>("root_hex");
     ++count;
     // A leaf hash, root or proof element that is not 32 bytes never becomes
@@ -233,7 +242,8 @@ TEST_CASE("merkle: every negative inclusion vector is rejected") {
 
 TEST_CASE("merkle: every negative consistency vector is rejected") {
   int count = 0;
-  for (const auto& [_, v] : vectors().get_child("consistency_negative")) {
+  for (const auto& item : vectors().get_child("consistency_negative")) {
+    const ptree& v = item.second;
     Status s = verify_consistency(v.get<uint64_t>("size1"), v.get<uint64_t>("size2"),
                                   hash_or_standin(v.get<std::string>("root1_hex")),
                                   hash_or_standin(v.get<std::string>("root2_hex")), proof_of(v));
@@ -245,12 +255,14 @@ TEST_CASE("merkle: every negative consistency vector is rejected") {
 }
 
 TEST_CASE("merkle: structural edge cases verify") {
-  for (const auto& [_, v] : vectors().get_child("inclusion_structural")) {
+  for (const auto& item : vectors().get_child("inclusion_structural")) {
+    const ptree& v = item.second;
     Status s = verify_inclusion(hash_hex(v.get<std::string>("leaf_hash_hex")), v.get<uint64_t>("index"),
                                 v.get<uint64_t>("size"), proof_of(v), hash_hex(v.get<std::string>("root_hex")));
     CHECK_MESSAGE(s.is_ok(), v.get<std::string>("desc"));
   }
-  for (const auto& [_, v] : vectors().get_child("consistency_structural")) {
+  for (const auto& item : vectors().get_child("consistency_structural")) {
+    const ptree& v = item.second;
     // Placeholder roots of 12 bytes: equal placeholders map to equal stand-ins.
     Status s = verify_consistency(v.get<uint64_t>("size1"), v.get<uint64_t>("size2"),
                                   hash_or_standin(v.get<std::string>("root1_hex")),
@@ -260,7 +272,8 @@ TEST_CASE("merkle: structural edge cases verify") {
 }
 
 TEST_CASE("merkle: a real CT log inclusion proof verifies") {
-  for (const auto& [_, v] : vectors().get_child("inclusion_external")) {
+  for (const auto& item : vectors().get_child("inclusion_external")) {
+    const ptree& v = item.second;
     const Hash256 leaf = hash_leaf(unhex(v.get<std::string>("leaf_input_hex")));
     CHECK(leaf == hash_hex(v.get<std::string>("leaf_hash_hex")));
     const auto proof = proof_of(v);
