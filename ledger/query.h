@@ -21,8 +21,6 @@
 
 namespace prov::ledger {
 
-namespace v1 = ::prov::ledger::v1;
-
 inline constexpr uint32_t kMaxPageLimit = 1000;       // items per page
 inline constexpr uint32_t kMaxLineageDepth = 32;      // edges from the start node
 inline constexpr uint32_t kMaxLineageNodes = 10000;   // nodes per lineage answer

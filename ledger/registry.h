@@ -37,8 +37,6 @@
 
 namespace prov::ledger {
 
-namespace v1 = ::prov::ledger::v1;
-
 // Role names (Agency.roles).
 inline constexpr std::string_view kRoleWriter = "writer";      // anchors in its own namespace
 inline constexpr std::string_view kRoleRecorder = "recorder";  // records access events

@@ -55,8 +55,6 @@
 
 namespace prov::ledger {
 
-namespace v1 = ::prov::ledger::v1;
-
 // Where the chain stands: read from kMeta.
 struct Head {
   std::string chain_id;

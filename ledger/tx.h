@@ -28,8 +28,6 @@
 
 namespace prov::ledger {
 
-namespace v1 = ::prov::ledger::v1;
-
 enum class Rejection {
   kMalformed,           // not a canonical encoding of the message, or a required part missing
   kUnsupportedVersion,  // a version field other than 1
