@@ -4,11 +4,6 @@
 
 namespace prov::consensus {
 
-size_t quorum_size(size_t n) {
-  assert(n >= 1);
-  return 2 * n / 3 + 1;
-}
-
 size_t max_faulty(size_t n) {
   assert(n >= 1);
   return (n - 1) / 3;

@@ -4,12 +4,13 @@
 
 #include <cstddef>
 
+#include "ledger/registry.h"
+
 namespace prov::consensus {
 
-// q = ⌊2n/3⌋ + 1: any two quorums of n validators intersect in at least one
-// honest validator when at most f = ⌊(n-1)/3⌋ are faulty. Requires n ≥ 1.
-size_t quorum_size(size_t n);
-// The number of faulty validators n tolerates: ⌊(n-1)/3⌋.
+// q = ⌊2n/3⌋ + 1 (defined once, in the ledger, which governance needs too).
+using ::prov::ledger::quorum_size;
+// The number of faulty validators n tolerates: ⌊(n-1)/3⌋. Requires n ≥ 1.
 size_t max_faulty(size_t n);
 
 }  // namespace prov::consensus
