@@ -346,6 +346,21 @@ uint64_t RocksStore::memtable_bytes() const {
   return total;
 }
 
+bool RocksStore::background_work_pending() const {
+  if (!impl_->db) return false;
+  for (const char* p : {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes"}) {
+    uint64_t v = 0;
+    if (impl_->db->GetIntProperty(p, &v) && v > 0) return true;
+  }
+  for (size_t i = 0; i < kColumnCount; ++i) {
+    uint64_t v = 0;
+    if (impl_->db->GetIntProperty(impl_->handles[i], rocksdb::DB::Properties::kCompactionPending, &v) && v > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- Snapshot
 
 Snapshot::~Snapshot() {

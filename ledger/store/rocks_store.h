@@ -144,6 +144,9 @@ class RocksStore final : public KvReader {
   // Approximate bytes in SST files plus memtables (RocksDB properties).
   uint64_t approximate_sst_bytes() const;
   uint64_t memtable_bytes() const;
+  // True while flushes or compactions are running or queued (benchmarks
+  // wait for a quiet store before timing reads).
+  bool background_work_pending() const;
 
  private:
   struct Impl;

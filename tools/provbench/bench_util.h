@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,22 @@ class Stopwatch {
 
  private:
   std::chrono::steady_clock::time_point start_;
+};
+
+// CPU time of the calling thread. Next to wall time it separates a
+// figure's own cost from time the thread spent preempted on a busy machine.
+class ThreadCpuStopwatch {
+ public:
+  ThreadCpuStopwatch() : start_(now()) {}
+  double micros() const { return (now() - start_) / 1e3; }
+
+ private:
+  static double now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  }
+  double start_;
 };
 
 // The q-quantile (0..1) of `samples` by nearest rank; 0 when empty.

@@ -12,6 +12,8 @@
 //   what makes a 10-million-entry log practical to build for proof timings.
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -40,6 +42,7 @@ constexpr const char* kChainId = "bench-chain";
 constexpr uint64_t kDatasets = 1000;               // anchors spread over this many datasets
 constexpr uint64_t kLogOnlyBatchEntries = 20000;   // entries per WriteSet in --log-only
 constexpr int kValidators = 4;
+constexpr double kSettleSecondsMax = 600;          // bound on waiting for compaction to finish
 
 crypto::KeyPair key_from(uint64_t seed, uint8_t n) {
   Seed s;
@@ -182,7 +185,8 @@ Status build_log_only(RocksStore& store, const Setup& s, const LedgerArgs& args,
 }
 
 struct ProofFigures {
-  std::vector<double> inclusion_us, consistency_us;
+  std::vector<double> inclusion_us, consistency_us;          // wall time
+  std::vector<double> inclusion_cpu_us, consistency_cpu_us;  // thread CPU time
   uint64_t inclusion_path_hashes_max = 0;
 };
 
@@ -195,11 +199,13 @@ Status time_proofs(const ledger::KvReader& kv, uint64_t log_size, const LedgerAr
     const uint64_t index = rng() % size;
     PROV_ASSIGN_OR_RETURN(Hash256 root, ledger::log_root(kv, size));
     Stopwatch sw;
+    ThreadCpuStopwatch cpu;
     PROV_ASSIGN_OR_RETURN(std::optional<Bytes> entry, kv.get(Column::kEntries, ledger::u64_key(index)));
     if (!entry) return Status::corruption("entry " + std::to_string(index) + " missing");
     PROV_ASSIGN_OR_RETURN(std::vector<Hash256> path, ledger::log_inclusion_proof(kv, index, size));
     PROV_RETURN_IF_ERROR(crypto::merkle::verify_inclusion(crypto::merkle::hash_leaf(*entry), index, size, path, root));
     f.inclusion_us.push_back(sw.micros());
+    f.inclusion_cpu_us.push_back(cpu.micros());
     f.inclusion_path_hashes_max = std::max<uint64_t>(f.inclusion_path_hashes_max, path.size());
   }
   for (uint32_t i = 0; i < args.proof_samples; ++i) {
@@ -208,9 +214,11 @@ Status time_proofs(const ledger::KvReader& kv, uint64_t log_size, const LedgerAr
     PROV_ASSIGN_OR_RETURN(Hash256 old_root, ledger::log_root(kv, old_size));
     PROV_ASSIGN_OR_RETURN(Hash256 new_root, ledger::log_root(kv, new_size));
     Stopwatch sw;
+    ThreadCpuStopwatch cpu;
     PROV_ASSIGN_OR_RETURN(std::vector<Hash256> proof, ledger::log_consistency_proof(kv, old_size, new_size));
     PROV_RETURN_IF_ERROR(crypto::merkle::verify_consistency(old_size, new_size, old_root, new_root, proof));
     f.consistency_us.push_back(sw.micros());
+    f.consistency_cpu_us.push_back(cpu.micros());
   }
   return Status::ok();
 }
@@ -244,7 +252,10 @@ int run_ledger(const LedgerArgs& args) {
                                         : "transactions (build_block with full validation + sync commit)");
   report.add("entries", static_cast<double>(args.entries), "entries");
   {
-    auto opened = RocksStore::open(dir);
+    ledger::store::StoreOptions options;
+    options.memory = ledger::store::MemoryBudget::create(ledger::store::kDefaultBlockCacheBytes,
+                                                         ledger::store::kDefaultWriteBufferBytes);
+    auto opened = RocksStore::open(dir, options);
     if (!opened.is_ok()) return fail(opened.status());
     RocksStore& store = **opened;
     auto genesis = ledger::apply_genesis(setup.genesis);
@@ -274,6 +285,16 @@ int run_ledger(const LedgerArgs& args) {
       report.add("blocks_per_s", (n / args.block_txs) / (f.validate_s + f.commit_s), "blocks/s");
     }
 
+    // Time proofs on a settled store: memtables flushed and the compactions
+    // the build queued finished, as on a node between bursts of blocks.
+    report.add("rocksdb_memtables_before_flush_MiB", store.memtable_bytes() / 1048576.0, "MiB");
+    if (Status s = store.flush(); !s.is_ok()) return fail(s);
+    Stopwatch settle;
+    while (store.background_work_pending() && settle.seconds() < kSettleSecondsMax) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    report.add("compaction_settle_s", settle.seconds(), "s (waiting for background compaction before timing proofs)");
+
     // Proofs read through a snapshot, as queries do.
     auto snap = store.snapshot();
     ProofFigures pf;
@@ -283,15 +304,18 @@ int run_ledger(const LedgerArgs& args) {
     report.add("inclusion_proof_p50_us", percentile(pf.inclusion_us, 0.50), "us (read entry + proof + verify)");
     report.add("inclusion_proof_p99_us", percentile(pf.inclusion_us, 0.99), "us");
     report.add("inclusion_proof_max_us", percentile(pf.inclusion_us, 1.0), "us");
+    report.add("inclusion_proof_cpu_p50_us", percentile(pf.inclusion_cpu_us, 0.50), "us (thread CPU time)");
+    report.add("inclusion_proof_cpu_p99_us", percentile(pf.inclusion_cpu_us, 0.99), "us (thread CPU time)");
     report.add("consistency_proof_p50_us", percentile(pf.consistency_us, 0.50), "us (proof + verify)");
     report.add("consistency_proof_p99_us", percentile(pf.consistency_us, 0.99), "us");
     report.add("consistency_proof_max_us", percentile(pf.consistency_us, 1.0), "us");
 
+    report.add("consistency_proof_cpu_p50_us", percentile(pf.consistency_cpu_us, 0.50), "us (thread CPU time)");
+    report.add("consistency_proof_cpu_p99_us", percentile(pf.consistency_cpu_us, 0.99), "us (thread CPU time)");
     report.add("vm_rss_MiB", proc_status_kib("VmRSS") / 1024.0, "MiB (resident now)");
     report.add("vm_hwm_MiB", proc_status_kib("VmHWM") / 1024.0, "MiB (peak resident)");
-    report.add("rocksdb_memtables_MiB", store.memtable_bytes() / 1048576.0, "MiB");
-    if (Status s = store.flush(); !s.is_ok()) return fail(s);
     report.add("rocksdb_sst_MiB", store.approximate_sst_bytes() / 1048576.0, "MiB (after flush)");
+    report.add("block_cache_MiB", options.memory->block_cache_usage_bytes() / 1048576.0, "MiB (shared LRU block cache in use)");
     if (Status s = store.close(); !s.is_ok()) return fail(s);
   }
   const uint64_t disk = directory_bytes(dir);
