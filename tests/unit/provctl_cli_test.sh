@@ -42,6 +42,19 @@ expect 0 "$provctl" genesis localnet --validators 4 --out "$ln" --base-port 7300
 [[ $(cat "$ln/node1/node.key") != "$before" ]] || fail "--force did not replace node1/node.key"
 check_mode "$ln/node1/node.key" 600
 
+# The localnet dir is a provctl home for the demo agency.
+expect 0 "$provctl" --home "$ln" home show --json
+grep -q '"nodes": \["http://127.0.0.1:7301", ' "$tmp/out" || fail "home show --json: $(cat "$tmp/out")"
+PROV_HOME="$ln" expect 0 "$provctl" home show
+expect 1 env -u PROV_HOME "$provctl" home show
+cp -r "$ln" "$tmp/ln2"
+echo 'colour = blue' >>"$tmp/ln2/provctl.conf"
+expect 1 "$provctl" --home "$tmp/ln2" home show
+grep -q 'unknown key "colour"' "$tmp/err" || fail "home show unknown key: $(cat "$tmp/err")"
+cp "$ln/node1/node.key" "$tmp/ln2/client.key"
+sed -i '/^colour/d' "$tmp/ln2/provctl.conf"
+expect 1 "$provctl" --home "$tmp/ln2" home show  # a validator key is not the demo agency's key
+
 # keygen: writes 0600, refuses to overwrite, --force overwrites.
 expect 0 "$provctl" keygen --out "$tmp/a.key" --name alice --json
 grep -q '"vkey": "alice+' "$tmp/out" || fail "keygen --json lacks the vkey: $(cat "$tmp/out")"

@@ -30,6 +30,7 @@ enum class Exit : int {
 
 struct Context {
   bool json = false;          // --json: machine-readable output on stdout
+  std::string home;           // --home DIR or $PROV_HOME; empty if neither
   std::function<int()> run;   // the chosen verb, set by its CLI11 callback
 };
 
@@ -76,5 +77,6 @@ int64_t now_ms();
 // Verb groups; each adds its subcommands to `app`.
 void add_key_commands(CLI::App& app, Context& ctx);
 void add_genesis_commands(CLI::App& app, Context& ctx);
+void add_home_commands(CLI::App& app, Context& ctx);
 
 }  // namespace prov::provctl

@@ -17,12 +17,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   app.add_flag("--json", ctx.json, "print machine-readable JSON on stdout");
+  app.add_option("--home", ctx.home, "provctl home directory (genesis.json, client.key, provctl.conf)")
+      ->envname("PROV_HOME");
   app.footer(
       "Exit codes: 0 ok, 1 failed (verification failed, not found, error), 2 usage error, 3 no node reachable.\n"
       "Example:\n  provctl genesis localnet --validators 4 --out ./localnet\n"
       "Docs: docs/cli.md");
   prov::provctl::add_key_commands(app, ctx);
   prov::provctl::add_genesis_commands(app, ctx);
+  prov::provctl::add_home_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
