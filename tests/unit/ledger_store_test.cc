@@ -211,6 +211,22 @@ TEST_CASE("disk full is kResourceExhausted with a clear message; a restart recov
   CHECK(must_get(*reopened, Column::kMeta, "later") == b("yes"));
 }
 
+TEST_CASE("a failing disk is kIOError naming the operation") {
+  TempDir dir;
+  FaultInjectionFs fault;
+  StoreOptions o;
+  o.file_system = fault.file_system();
+  auto store = must_open(dir.path(), o);
+  fault.set_active(false);
+  WriteSet ws;
+  ws.put(Column::kMeta, as_bytes("k"), as_bytes("v"));
+  Status s = store->apply(ws, true);
+  CHECK(s.code() == StatusCode::kIOError);
+  CHECK(s.message().find("write (sync)") != std::string::npos);
+  store.reset();
+  fault.set_active(true);
+}
+
 TEST_CASE("open errors name their cause") {
   TempDir dir;
   SUBCASE("missing database without create_if_missing") {
