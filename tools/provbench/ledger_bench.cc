@@ -223,6 +223,14 @@ Status time_proofs(const ledger::KvReader& kv, uint64_t log_size, const LedgerAr
   return Status::ok();
 }
 
+// OK iff `kv` holds entries 0..entries-1 and no entry beyond.
+Status check_reusable(const ledger::KvReader& kv, uint64_t entries) {
+  PROV_ASSIGN_OR_RETURN(std::optional<Bytes> last, kv.get(Column::kEntries, ledger::u64_key(entries - 1)));
+  PROV_ASSIGN_OR_RETURN(std::optional<Bytes> beyond, kv.get(Column::kEntries, ledger::u64_key(entries)));
+  if (!last || beyond) return Status::invalid_argument("--reuse: the database does not hold exactly --entries entries");
+  return Status::ok();
+}
+
 std::string make_temp_dir() {
   const char* base = std::getenv("TMPDIR");
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/provbench-XXXXXX";
@@ -242,14 +250,16 @@ int run_ledger(const LedgerArgs& args) {
   if (args.entries == 0 || args.block_txs == 0 || args.proof_samples == 0) {
     return fail(Status::invalid_argument("--entries, --block-txs and --proof-samples must be > 0"));
   }
+  if (args.reuse && args.dir.empty()) return fail(Status::invalid_argument("--reuse needs --dir"));
   const bool temp = args.dir.empty();
   const std::string dir = temp ? make_temp_dir() : args.dir;
   if (dir.empty()) return fail(Status::io_error("cannot create a temporary directory"));
 
   Setup setup = make_setup(args.seed);
   Report report;
-  report.add_text("mode", args.log_only ? "log-only (merkle-log appends + entry writes, no transactions)"
-                                        : "transactions (build_block with full validation + sync commit)");
+  report.add_text("mode", args.reuse      ? "reuse (measure the log already in --dir)"
+                         : args.log_only ? "log-only (merkle-log appends + entry writes, no transactions)"
+                                         : "transactions (build_block with full validation + sync commit)");
   report.add("entries", static_cast<double>(args.entries), "entries");
   {
     ledger::store::StoreOptions options;
@@ -258,11 +268,14 @@ int run_ledger(const LedgerArgs& args) {
     auto opened = RocksStore::open(dir, options);
     if (!opened.is_ok()) return fail(opened.status());
     RocksStore& store = **opened;
-    auto genesis = ledger::apply_genesis(setup.genesis);
-    if (!genesis.is_ok()) return fail(genesis.status());
-    if (Status s = store.apply(*genesis, true); !s.is_ok()) return fail(s);
-
-    if (args.log_only) {
+    if (args.reuse) {
+      // Measure a log an earlier run built in --dir (and kept).
+      if (Status s = check_reusable(store, args.entries); !s.is_ok()) return fail(s);
+    } else if (auto genesis = ledger::apply_genesis(setup.genesis); !genesis.is_ok()) {
+      return fail(genesis.status());
+    } else if (Status s = store.apply(*genesis, true); !s.is_ok()) {
+      return fail(s);
+    } else if (args.log_only) {
       double seconds = 0;
       if (Status s = build_log_only(store, setup, args, seconds); !s.is_ok()) return fail(s);
       report.add("log_only_build_entries_per_s", static_cast<double>(args.entries) / seconds, "entries/s");
