@@ -144,7 +144,16 @@ Status build_with_transactions(RocksStore& store, const Setup& s, const LedgerAr
   return Status::ok();
 }
 
-Status build_log_only(RocksStore& store, const Setup& s, const LedgerArgs& args, double& seconds) {
+// VmRSS in MiB after each tenth of the log was built: shows memory staying
+// flat (or not) as the log grows.
+std::string rss_trace(const std::vector<double>& mib) {
+  std::string out;
+  for (double m : mib) out += (out.empty() ? "" : ",") + std::to_string(static_cast<int>(m + 0.5));
+  return out;
+}
+
+Status build_log_only(RocksStore& store, const Setup& s, const LedgerArgs& args, double& seconds,
+                      std::vector<double>& rss_mib) {
   // Entries as large as a real anchor entry, filled with random bytes (as
   // incompressible as the hashes and signatures that dominate real ones).
   const size_t tx_bytes = signed_anchor(s, 0).size();
@@ -178,6 +187,8 @@ Status build_log_only(RocksStore& store, const Setup& s, const LedgerArgs& args,
     }
     PROV_RETURN_IF_ERROR(ledger::log_append(store, at, leaves, ws));
     PROV_RETURN_IF_ERROR(store.apply(ws, /*sync=*/false));
+    const uint64_t tenth = std::max<uint64_t>(1, args.entries / 10);
+    if ((at + n) / tenth != at / tenth) rss_mib.push_back(proc_status_kib("VmRSS") / 1024.0);
   }
   PROV_RETURN_IF_ERROR(store.sync_wal());
   seconds = sw.seconds();
@@ -277,7 +288,9 @@ int run_ledger(const LedgerArgs& args) {
       return fail(s);
     } else if (args.log_only) {
       double seconds = 0;
-      if (Status s = build_log_only(store, setup, args, seconds); !s.is_ok()) return fail(s);
+      std::vector<double> rss;
+      if (Status s = build_log_only(store, setup, args, seconds, rss); !s.is_ok()) return fail(s);
+      report.add_text("vm_rss_MiB_each_tenth_of_build", rss_trace(rss));
       report.add("log_only_build_entries_per_s", static_cast<double>(args.entries) / seconds, "entries/s");
       report.add("log_only_build_s", seconds, "s");
     } else {
