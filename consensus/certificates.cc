@@ -256,25 +256,47 @@ v1::CommitProof make_commit_proof(ByteView header, ByteView child_header, const 
   return p;
 }
 
-Result<ledger::v1::BlockHeader> verify_commit_proof(const ValidatorSet& set, const v1::CommitProof& proof) {
-  if (proof.version() != 1) return Status::verification_failed("unknown commit proof version");
-  ledger::v1::BlockHeader header, child;
-  if (!ledger::parse_canonical(as_bytes(proof.header()), header) ||
-      !ledger::parse_canonical(as_bytes(proof.child_header()), child)) {
+namespace {
+
+Result<ledger::v1::BlockHeader> parse_header(const std::string& bytes, const ValidatorSet& set) {
+  ledger::v1::BlockHeader h;
+  if (!ledger::parse_canonical(as_bytes(bytes), h)) {
     return Status::verification_failed("commit proof: header is not a canonical BlockHeader");
   }
+  if (h.chain_id() != set.chain_id()) return Status::verification_failed("commit proof: header of another chain");
+  if (h.epoch() != set.epoch()) return Status::verification_failed("commit proof: header of another epoch");
+  return h;
+}
+
+}  // namespace
+
+Result<ledger::v1::BlockHeader> verify_commit_proof(const ValidatorSet& set, const v1::CommitProof& proof) {
+  if (proof.version() != 1) return Status::verification_failed("unknown commit proof version");
+  if (static_cast<size_t>(proof.chain_size()) > kMaxCommitChainHeaders) {
+    return Status::verification_failed("commit proof: chain too long");
+  }
+  PROV_ASSIGN_OR_RETURN(ledger::v1::BlockHeader header, parse_header(proof.header(), set));
   Hash256 id = block_id(as_bytes(proof.header()));
+  if (proof.has_qc() && (proof.qc().block_id() != to_string(id.view()) || proof.qc().round() != header.round() ||
+                         !verify_qc(set, proof.qc()).is_ok())) {
+    return Status::verification_failed("commit proof: qc does not certify the block");
+  }
+  // Walk the hash links from A up to B, the directly committed block.
+  ledger::v1::BlockHeader b = header;
+  for (const std::string& link : proof.chain()) {
+    PROV_ASSIGN_OR_RETURN(ledger::v1::BlockHeader next, parse_header(link, set));
+    if (next.parent_hash() != to_string(id.view()) || next.height() != b.height() + 1 || next.round() <= b.round()) {
+      return Status::verification_failed("commit proof: chain is not hash-linked");
+    }
+    id = block_id(as_bytes(link));
+    b = std::move(next);
+  }
+  PROV_ASSIGN_OR_RETURN(ledger::v1::BlockHeader child, parse_header(proof.child_header(), set));
   Hash256 child_id = block_id(as_bytes(proof.child_header()));
-  if (header.chain_id() != set.chain_id() || child.chain_id() != set.chain_id()) {
-    return Status::verification_failed("commit proof: header of another chain");
-  }
-  if (header.epoch() != set.epoch() || child.epoch() != set.epoch()) {
-    return Status::verification_failed("commit proof: header of another epoch");
-  }
-  if (child.parent_hash() != to_string(id.view()) || child.height() != header.height() + 1) {
+  if (child.parent_hash() != to_string(id.view()) || child.height() != b.height() + 1) {
     return Status::verification_failed("commit proof: child does not extend the block");
   }
-  if (child.round() != header.round() + 1) {
+  if (child.round() != b.round() + 1) {
     return Status::verification_failed("commit proof: child is not in the next round, so certifying it commits nothing");
   }
   const v1::QuorumCert& qc = proof.child_qc();

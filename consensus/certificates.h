@@ -26,7 +26,6 @@
 
 namespace prov::consensus {
 
-namespace v1 = ::prov::consensus::v1;
 
 // The validators of one epoch of one chain.
 class ValidatorSet {
@@ -82,11 +81,16 @@ Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v
 // verifies and is the highest of the rounds they reported.
 Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc);
 
+// Longest hash-linked chain a commit proof may carry.
+inline constexpr size_t kMaxCommitChainHeaders = 4096;
+
 // The commit proof of block B given its child's header and the child's QC.
 v1::CommitProof make_commit_proof(ByteView header, ByteView child_header, const v1::QuorumCert& child_qc);
 // Checks a commit proof with nothing but the validator set of its epoch and
-// returns the committed header: B' names B as parent, is in the same epoch
-// and chain, has round B.round + 1, and child_qc certifies B' with a quorum.
+// returns the committed header A: A, then `chain`, are hash-linked up to B;
+// B' names B as parent, is in the same epoch and chain, has round
+// B.round + 1, and child_qc certifies B' with a quorum. A `qc` in the proof,
+// if present, must certify A.
 Result<ledger::v1::BlockHeader> verify_commit_proof(const ValidatorSet& set, const v1::CommitProof& proof);
 
 // SHA-256 of a header's exact bytes: a block's id.

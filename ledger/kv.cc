@@ -73,6 +73,7 @@ const char* column_name(Column c) {
     case Column::kMerkle: return "merkle";
     case Column::kSafety: return "safety";
     case Column::kRegistry: return "registry";
+    case Column::kCommitProofs: return "commit_proofs";
     case Column::kCount: break;
   }
   return "unknown";

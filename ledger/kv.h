@@ -39,6 +39,7 @@ enum class Column : uint8_t {
   kMerkle,           // u8 level ‖ u64 index -> 32-byte perfect subtree hash
   kSafety,           // consensus safety state
   kRegistry,         // agency and validator registry (genesis + governance)
+  kCommitProofs,     // u64 height -> consensus CommitProof bytes of the block
   kCount,
 };
 
