@@ -1,0 +1,109 @@
+#include "node/checkpoints.h"
+
+#include <iostream>
+
+#include "crypto/encoding.h"
+#include "ledger/registry.h"
+
+namespace prov::node {
+namespace {
+
+// Bounds on what gossip can make us hold.
+constexpr size_t kMaxPendingSizes = 1024;
+constexpr size_t kMaxHeadsKept = 1024;
+constexpr size_t kNoteSignatureBytes = 4 + 64;
+
+}  // namespace
+
+Result<Checkpoints> Checkpoints::create(std::string chain_id, const std::vector<Member>& validators,
+                                        std::optional<crypto::KeyPair> self) {
+  Checkpoints c;
+  c.chain_id_ = std::move(chain_id);
+  for (const Member& m : validators) {
+    PROV_ASSIGN_OR_RETURN(auto v, crypto::note::NoteVerifier::create(m.name, m.key));
+    c.verifiers_.push_back(std::move(v));
+    if (self && self->public_key() == m.key) {
+      PROV_ASSIGN_OR_RETURN(auto s, crypto::note::NoteSigner::create(m.name, *self));
+      c.signer_ = std::move(s);
+    }
+  }
+  c.quorum_ = ledger::quorum_size(validators.size());
+  return c;
+}
+
+std::string Checkpoints::body(uint64_t size, const Hash256& root) const {
+  return chain_id_ + "\n" + std::to_string(size) + "\n" + crypto::base64_encode(root) + "\n";
+}
+
+std::optional<v1::CheckpointSignature> Checkpoints::on_durable_head(uint64_t size, const Hash256& root) {
+  heads_[size] = root;
+  while (heads_.size() > kMaxHeadsKept) heads_.erase(heads_.begin());
+  std::optional<v1::CheckpointSignature> out;
+  if (signer_) {
+    auto line = signer_->sign(body(size, root));
+    if (line) {
+      v1::CheckpointSignature sig;
+      sig.set_size(size);
+      sig.set_root(to_string(root));
+      for (const auto& v : verifiers_) {
+        if (v.name() == signer_->name()) sig.set_signer(to_string(v.public_key()));
+      }
+      Bytes raw;
+      put_u32_be(raw, line->key_id);
+      append(raw, line->signature);
+      sig.set_signature(to_string(raw));
+      (void)add(sig);
+      out = std::move(sig);
+    }
+  }
+  try_serve(size, root);
+  return out;
+}
+
+Status Checkpoints::add(const v1::CheckpointSignature& sig) {
+  Hash256 root;
+  if (!root.assign(as_bytes(sig.root())) || sig.signature().size() != kNoteSignatureBytes) {
+    return Status::invalid_argument("malformed checkpoint signature");
+  }
+  if (sig.size() <= served_size_) return Status::ok();  // old news
+  size_t index = verifiers_.size();
+  for (size_t i = 0; i < verifiers_.size(); ++i) {
+    if (to_string(verifiers_[i].public_key()) == sig.signer()) index = i;
+  }
+  if (index == verifiers_.size()) return Status::unauthenticated("checkpoint signer is not a validator");
+  const auto& v = verifiers_[index];
+  const uint8_t* raw = reinterpret_cast<const uint8_t*>(sig.signature().data());
+  if (get_u32_be(raw) != v.key_id()) return Status::unauthenticated("checkpoint signature key id mismatch");
+  ByteView ed(raw + 4, 64);
+  if (!v.verify(body(sig.size(), root), ed)) return Status::unauthenticated("bad checkpoint signature");
+  if (!sigs_.count(sig.size()) && sigs_.size() >= kMaxPendingSizes) sigs_.erase(sigs_.begin());
+  auto& roots = sigs_[sig.size()];
+  roots[root][index] = crypto::note::NoteSignature{v.name(), v.key_id(), Bytes(ed.begin(), ed.end())};
+  if (roots.size() > 1) {
+    ++equivocations_;
+    std::cerr << "evidence: checkpoints of size " << sig.size() << " with " << roots.size()
+              << " different roots were signed (latest signer " << v.name() << ")\n";
+  }
+  try_serve(sig.size(), root);
+  return Status::ok();
+}
+
+void Checkpoints::try_serve(uint64_t size, const Hash256& root) {
+  if (size <= served_size_) return;
+  auto head = heads_.find(size);
+  if (head == heads_.end() || head->second != root) return;  // not a head we applied ourselves
+  auto by_size = sigs_.find(size);
+  if (by_size == sigs_.end() || by_size->second.size() != 1) return;  // none, or equivocation
+  auto by_root = by_size->second.find(root);
+  if (by_root == by_size->second.end() || by_root->second.size() < quorum_) return;
+  crypto::note::Note note;
+  note.text = body(size, root);
+  for (auto& [index, line] : by_root->second) note.signatures.push_back(line);
+  auto text = crypto::note::format_note(note);
+  if (!text) return;
+  note_ = std::move(*text);
+  served_size_ = size;
+  sigs_.erase(sigs_.begin(), sigs_.upper_bound(size));
+}
+
+}  // namespace prov::node

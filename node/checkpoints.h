@@ -1,0 +1,65 @@
+// Cosigned checkpoints: what each node serves as the log's signed head.
+//
+// A validator signs the C2SP checkpoint body "<chain_id>\n<size>\n<root>\n"
+// of a head only after it is durably applied, and gossips the signature.
+// Every node verifies the signatures it receives against the validator set,
+// collects them per (size, root), and serves the largest checkpoint that q
+// validators signed and that matches a head it applied itself. The served
+// checkpoint never shrinks. Two validly signed roots for one size are
+// evidence of equivocation: logged and counted, never served.
+// Not thread-safe: owned by the consensus strand (copies are handed out).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "crypto/note.h"
+#include "node/proto/node.pb.h"
+
+namespace prov::node {
+
+class Checkpoints {
+ public:
+  struct Member {
+    std::string name;
+    PublicKey key;
+  };
+  // `self` signs when this node is a validator (nullopt for observers).
+  static Result<Checkpoints> create(std::string chain_id, const std::vector<Member>& validators,
+                                    std::optional<crypto::KeyPair> self);
+
+  // Our head (size, root) is durable: remember it and, as a validator, sign
+  // it. Returns the signature to gossip, if any.
+  std::optional<v1::CheckpointSignature> on_durable_head(uint64_t size, const Hash256& root);
+  // A signature gossiped by a peer: checks it and records it. kUnauthenticated
+  // for a bad signature or unknown signer.
+  Status add(const v1::CheckpointSignature& sig);
+
+  // The served note (≥ q signatures), or nullopt before the first.
+  const std::optional<std::string>& note() const { return note_; }
+  uint64_t served_size() const { return served_size_; }
+  uint64_t equivocations() const { return equivocations_; }
+  // The checkpoint body text for (size, root) on this chain.
+  std::string body(uint64_t size, const Hash256& root) const;
+
+ private:
+  Checkpoints() = default;
+  void try_serve(uint64_t size, const Hash256& root);
+
+  std::string chain_id_;
+  std::vector<crypto::note::NoteVerifier> verifiers_;
+  std::optional<crypto::note::NoteSigner> signer_;
+  size_t quorum_ = 0;
+  std::map<uint64_t, Hash256> heads_;  // sizes we applied -> our root (recent ones)
+  // size -> root -> validator index -> signature line
+  std::map<uint64_t, std::map<Hash256, std::map<size_t, crypto::note::NoteSignature>>> sigs_;
+  std::optional<std::string> note_;
+  uint64_t served_size_ = 0;
+  uint64_t equivocations_ = 0;
+};
+
+}  // namespace prov::node

@@ -1,0 +1,40 @@
+#include "node/mempool.h"
+
+namespace prov::node {
+
+Mempool::Added Mempool::add(const Hash256& hash, Bytes tx) {
+  if (index_.count(hash)) return Added::kDuplicate;
+  if (index_.size() >= max_txs_ || bytes_ + tx.size() > max_bytes_) return Added::kFull;
+  bytes_ += tx.size();
+  order_.push_back(Tx{hash, std::move(tx), 0});
+  index_[hash] = std::prev(order_.end());
+  return Added::kAdded;
+}
+
+void Mempool::remove(const Hash256& hash) {
+  auto it = index_.find(hash);
+  if (it == index_.end()) return;
+  bytes_ -= it->second->bytes.size();
+  order_.erase(it->second);
+  index_.erase(it);
+}
+
+void Mempool::mark_in_flight(const Hash256& hash, uint64_t now_ms) {
+  auto it = index_.find(hash);
+  if (it != index_.end()) it->second->in_flight_until_ms = now_ms + in_flight_ms_;
+}
+
+std::vector<Bytes> Mempool::pull(size_t max_txs, size_t max_bytes) {
+  std::vector<Bytes> out;
+  size_t total = 0;
+  for (Tx& tx : order_) {
+    if (out.size() >= max_txs) break;
+    if (tx.in_flight_until_ms > now_ms_) continue;
+    if (total + tx.bytes.size() > max_bytes) break;
+    total += tx.bytes.size();
+    out.push_back(tx.bytes);
+  }
+  return out;
+}
+
+}  // namespace prov::node

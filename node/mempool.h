@@ -1,0 +1,58 @@
+// The mempool: admitted transactions waiting for a block.
+//
+// Bounded in count and bytes; a full pool answers "busy" rather than grow.
+// Transactions leave when committed. A transaction seen in a proposal is
+// marked in flight for a while so the next leaders pull newer ones instead of
+// re-proposing it while its block is still being committed; if that block is
+// abandoned the mark expires and the transaction is offered again.
+// Not thread-safe: owned by the consensus strand.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <vector>
+
+#include "consensus/core.h"
+#include "crypto/bytes.h"
+
+namespace prov::node {
+
+class Mempool final : public consensus::PayloadSource {
+ public:
+  enum class Added { kAdded, kDuplicate, kFull };
+
+  Mempool(size_t max_txs, size_t max_bytes, uint64_t in_flight_ms = 3000)
+      : max_txs_(max_txs), max_bytes_(max_bytes), in_flight_ms_(in_flight_ms) {}
+
+  // Adds an admitted transaction with hash SHA-256(tx).
+  Added add(const Hash256& hash, Bytes tx);
+  bool contains(const Hash256& hash) const { return index_.count(hash) > 0; }
+  // Forgets a committed transaction (no-op if absent).
+  void remove(const Hash256& hash);
+  // Marks a transaction seen in a proposal at time `now_ms`.
+  void mark_in_flight(const Hash256& hash, uint64_t now_ms);
+  // Sets the clock used by pull() to expire in-flight marks.
+  void set_now(uint64_t now_ms) { now_ms_ = now_ms; }
+
+  std::vector<Bytes> pull(size_t max_txs, size_t max_bytes) override;
+
+  size_t size() const { return index_.size(); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Tx {
+    Hash256 hash;
+    Bytes bytes;
+    uint64_t in_flight_until_ms = 0;
+  };
+  size_t max_txs_;
+  size_t max_bytes_;
+  uint64_t in_flight_ms_;
+  uint64_t now_ms_ = 0;
+  size_t bytes_ = 0;
+  std::list<Tx> order_;  // oldest first
+  std::map<Hash256, std::list<Tx>::iterator> index_;
+};
+
+}  // namespace prov::node

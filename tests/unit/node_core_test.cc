@@ -1,0 +1,134 @@
+#include <doctest/doctest.h>
+
+#include "crypto/encoding.h"
+#include "crypto/sha256.h"
+#include "node/checkpoints.h"
+#include "node/config.h"
+#include "node/mempool.h"
+
+using namespace prov;
+using namespace prov::node;
+
+TEST_CASE("config: defaults, values, and errors that name the line") {
+  auto c = parse_config("# comment\n p2p_listen = 127.0.0.1:7102\napi_listen=0.0.0.0:7002\nmempool_max_txs = 10\n"
+                        "data_dir = /var/lib/provd\n",
+                        "/etc/provd");
+  REQUIRE(c.is_ok());
+  CHECK(c->p2p.port == 7102);
+  CHECK(c->api.host == "0.0.0.0");
+  CHECK(c->mempool_max_txs == 10);
+  CHECK(c->data_dir == "/var/lib/provd");
+  CHECK(c->node_key == "/etc/provd/node.key");
+  CHECK(c->genesis == "/etc/provd/genesis.json");
+
+  auto unknown = parse_config("colour = blue\n", ".");
+  REQUIRE_FALSE(unknown.is_ok());
+  CHECK(unknown.status().message().find("line 1") != std::string::npos);
+  CHECK_FALSE(parse_config("p2p_listen = nowhere\n", ".").is_ok());
+  CHECK_FALSE(parse_config("p2p_listen = 127.0.0.1:70000\n", ".").is_ok());
+  CHECK_FALSE(parse_config("mempool_max_txs = -3\n", ".").is_ok());
+  CHECK_FALSE(parse_config("mempool_max_txs\n", ".").is_ok());
+  CHECK_FALSE(parse_config("log_level = loud\n", ".").is_ok());
+  CHECK_FALSE(parse_config(std::string(70000, '#'), ".").is_ok());
+  CHECK_FALSE(load_config("/nonexistent/provd.conf").is_ok());
+}
+
+TEST_CASE("mempool: bounded, deduplicated, oldest first, in-flight marks expire") {
+  Mempool pool(3, 1000, 100);
+  auto tx = [](int i) { return to_bytes("tx-" + std::to_string(i)); };
+  auto h = [&](int i) { return crypto::sha256(tx(i)); };
+  CHECK(pool.add(h(1), tx(1)) == Mempool::Added::kAdded);
+  CHECK(pool.add(h(1), tx(1)) == Mempool::Added::kDuplicate);
+  CHECK(pool.add(h(2), tx(2)) == Mempool::Added::kAdded);
+  CHECK(pool.add(h(3), tx(3)) == Mempool::Added::kAdded);
+  CHECK(pool.add(h(4), tx(4)) == Mempool::Added::kFull);
+  CHECK(pool.pull(2, 1000) == std::vector<Bytes>{tx(1), tx(2)});
+  pool.set_now(10);
+  pool.mark_in_flight(h(1), 10);
+  CHECK(pool.pull(2, 1000) == std::vector<Bytes>{tx(2), tx(3)});
+  pool.set_now(200);  // the mark expired: offered again
+  CHECK(pool.pull(1, 1000) == std::vector<Bytes>{tx(1)});
+  pool.remove(h(1));
+  CHECK(pool.size() == 2);
+  CHECK(pool.add(h(4), tx(4)) == Mempool::Added::kAdded);
+  CHECK(pool.pull(10, 7) == std::vector<Bytes>{tx(2)});  // byte bound: 4 + 4 > 7
+  Mempool small(10, 10);
+  CHECK(small.add(h(5), Bytes(11, 1)) == Mempool::Added::kFull);
+}
+
+namespace {
+
+crypto::KeyPair key(uint8_t n) {
+  Seed s;
+  s.bytes.fill(n);
+  return crypto::KeyPair::from_seed(s);
+}
+
+}  // namespace
+
+TEST_CASE("checkpoints: served once q validators signed a head we applied, never shrinking") {
+  std::vector<crypto::KeyPair> keys{key(1), key(2), key(3), key(4)};
+  std::vector<Checkpoints::Member> members;
+  for (size_t i = 0; i < keys.size(); ++i) members.push_back({"validator-" + std::to_string(i + 1), keys[i].public_key()});
+  std::vector<Checkpoints> cps;
+  for (auto& k : keys) {
+    auto c = Checkpoints::create("test-chain", members, k);
+    REQUIRE(c.is_ok());
+    cps.push_back(std::move(*c));
+  }
+  Hash256 root = crypto::sha256(as_bytes("root-5"));
+  std::vector<node::v1::CheckpointSignature> sigs;
+  for (auto& c : cps) {
+    auto s = c.on_durable_head(5, root);
+    REQUIRE(s.has_value());
+    sigs.push_back(*s);
+  }
+  CHECK_FALSE(cps[0].note().has_value());  // only its own signature so far
+  REQUIRE(cps[0].add(sigs[1]).is_ok());
+  CHECK_FALSE(cps[0].note().has_value());  // 2 < q = 3
+  REQUIRE(cps[0].add(sigs[2]).is_ok());
+  REQUIRE(cps[0].note().has_value());
+  CHECK(cps[0].served_size() == 5);
+
+  // The served note verifies with any C2SP verifier given the validators' keys.
+  std::vector<crypto::note::NoteVerifier> verifiers;
+  for (auto& m : members) verifiers.push_back(*crypto::note::NoteVerifier::create(m.name, m.key));
+  auto count = crypto::note::count_valid_signatures(*cps[0].note(), verifiers);
+  REQUIRE(count.is_ok());
+  CHECK(*count == 3);
+  CHECK(cps[0].note()->rfind("test-chain\n5\n" + crypto::base64_encode(root) + "\n\n", 0) == 0);
+
+  SUBCASE("forged and foreign signatures are refused") {
+    node::v1::CheckpointSignature forged = sigs[3];
+    forged.set_size(6);
+    CHECK_FALSE(cps[0].add(forged).is_ok());
+    auto outsider = Checkpoints::create("test-chain", {{"outsider", key(9).public_key()}}, key(9));
+    auto foreign = outsider->on_durable_head(7, root);
+    REQUIRE(foreign.has_value());
+    CHECK_FALSE(cps[0].add(*foreign).is_ok());
+    node::v1::CheckpointSignature truncated = sigs[3];
+    truncated.set_signature("short");
+    CHECK_FALSE(cps[0].add(truncated).is_ok());
+  }
+  SUBCASE("two roots for one size are evidence, and neither is served") {
+    Hash256 other = crypto::sha256(as_bytes("other"));
+    Checkpoints& c = cps[1];
+    auto mine = c.on_durable_head(9, root);
+    for (size_t i = 2; i < 4; ++i) REQUIRE(c.add(*cps[i].on_durable_head(9, root)).is_ok());
+    CHECK(c.served_size() == 9);
+    REQUIRE(c.add(*cps[0].on_durable_head(12, other)).is_ok());
+    REQUIRE(c.add(*cps[2].on_durable_head(12, root)).is_ok());
+    CHECK(c.equivocations() == 1);
+    CHECK(c.served_size() == 9);
+    (void)mine;
+  }
+  SUBCASE("an older checkpoint never replaces a newer one") {
+    Checkpoints& c = cps[3];
+    for (size_t i = 0; i < 3; ++i) REQUIRE(c.add(*cps[i].on_durable_head(8, root)).is_ok());
+    c.on_durable_head(8, root);
+    CHECK(c.served_size() == 8);
+    for (size_t i = 0; i < 3; ++i) REQUIRE(c.add(*cps[i].on_durable_head(6, root)).is_ok());
+    c.on_durable_head(6, root);
+    CHECK(c.served_size() == 8);
+  }
+}
