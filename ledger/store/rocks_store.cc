@@ -118,7 +118,10 @@ struct RocksStore::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // index = Column; extra unknown families after
   mutable std::atomic<int> open_snapshots{0};
 
-  rocksdb::ColumnFamilyHandle* cf(Column c) const { return handles[static_cast<size_t>(c)]; }
+  rocksdb::ColumnFamilyHandle* cf(Column c) const {
+    assert(static_cast<size_t>(c) < kColumnCount && "Column::kCount is not a column");
+    return handles[static_cast<size_t>(c)];
+  }
 
   Result<std::optional<Bytes>> get(const rocksdb::Snapshot* snap, Column c, ByteView key) const;
   Status scan(const rocksdb::Snapshot* snap, Column c, ByteView prefix, ByteView start, size_t limit,

@@ -2,7 +2,8 @@
 // FaultInjectionFs) and real SIGKILLs of a writer process. After every crash
 // the reopened store must hold a whole prefix of the blocks — each block
 // fully present or fully absent — including every block acknowledged as
-// synced. Seeds are fixed and printed so any failure replays.
+// synced. Seeds are fixed and printed so any failure replays; PROV_CRASH_SEED
+// overrides them.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -24,6 +26,13 @@ namespace {
 
 using testing::ChainState;
 using testing::TempDir;
+
+// The seed: `fallback`, or PROV_CRASH_SEED from the environment to explore
+// other schedules or replay a failure.
+uint64_t crash_seed(uint64_t fallback) {
+  const char* env = std::getenv("PROV_CRASH_SEED");
+  return env && *env ? std::strtoull(env, nullptr, 10) : fallback;
+}
 
 StoreOptions crash_options(const FaultInjectionFs* fault) {
   StoreOptions o;
@@ -41,7 +50,7 @@ ChainState must_check(const KvReader& kv) {
 }
 
 TEST_CASE("power loss keeps every synced block and never tears one") {
-  constexpr uint64_t kSeed = 20261123;
+  const uint64_t kSeed = crash_seed(20261123);
   constexpr int kRounds = 8;
   constexpr int kBlocksPerRoundMax = 60;
   INFO("seed " << kSeed);
@@ -158,7 +167,7 @@ Child spawn_writer(const std::string& dir, uint64_t seed) {
 }
 
 TEST_CASE("SIGKILL at random moments: reopened store is whole and holds every acknowledged block") {
-  constexpr uint64_t kSeed = 42;
+  const uint64_t kSeed = crash_seed(42);
   constexpr int kKills = 10;
   constexpr uint64_t kAcksBeforeKillMax = 25;
   INFO("seed " << kSeed);
