@@ -1,5 +1,6 @@
 // RocksStore: reads, writes, scans against MemoryKv, snapshots, reopen and
-// error mapping (disk full, corruption, locked, closed).
+// error mapping (disk full, I/O, corruption, locked, closed); and the
+// FaultInjectionFs power-loss model itself.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -7,6 +8,8 @@
 #include <fstream>
 #include <random>
 #include <string>
+
+#include <rocksdb/file_system.h>
 
 #include "ledger/kv.h"
 #include "ledger/store/fault_fs.h"
@@ -251,6 +254,95 @@ TEST_CASE("open errors name their cause") {
     REQUIRE_FALSE(r.is_ok());
     CHECK(r.status().code() == StatusCode::kCorruption);
   }
+}
+
+}  // namespace
+}  // namespace prov::ledger::store
+
+// The fault injector itself, driven through RocksDB's FileSystem API the way
+// RocksDB drives it.
+namespace prov::ledger::store {
+namespace {
+
+using testing::TempDir;
+
+struct FsFixture {
+  TempDir dir;
+  FaultInjectionFs fault;
+  rocksdb::FileSystem& fs = *fault.file_system();
+  rocksdb::IOOptions io;
+
+  std::unique_ptr<rocksdb::FSWritableFile> create(const std::string& name) {
+    std::unique_ptr<rocksdb::FSWritableFile> f;
+    REQUIRE(fs.NewWritableFile(dir.path() + "/" + name, rocksdb::FileOptions(), &f, nullptr).ok());
+    return f;
+  }
+  void sync_dir() {
+    std::unique_ptr<rocksdb::FSDirectory> d;
+    REQUIRE(fs.NewDirectory(dir.path(), io, &d, nullptr).ok());
+    REQUIRE(d->Fsync(io, nullptr).ok());
+  }
+  // File size on disk, or -1 if the file does not exist.
+  int64_t size(const std::string& name) {
+    std::error_code ec;
+    auto n = std::filesystem::file_size(dir.path() + "/" + name, ec);
+    return ec ? -1 : static_cast<int64_t>(n);
+  }
+};
+
+TEST_CASE("drop_unsynced truncates to the last sync and forgets entries the directory never made durable") {
+  FsFixture t;
+  auto durable = t.create("durable");
+  REQUIRE(durable->Append("0123456789", t.io, nullptr).ok());
+  REQUIRE(durable->Sync(t.io, nullptr).ok());
+  t.sync_dir();  // "durable" now has a durable directory entry and 10 durable bytes
+  REQUIRE(durable->Append("abcdef", t.io, nullptr).ok());
+  REQUIRE(durable->RangeSync(0, 16, t.io, nullptr).ok());  // not a durability promise
+  REQUIRE(durable->Close(t.io, nullptr).ok());             // neither is close
+
+  auto orphan = t.create("orphan");  // created after the last directory fsync
+  REQUIRE(orphan->Append("data", t.io, nullptr).ok());
+  REQUIRE(orphan->Sync(t.io, nullptr).ok());  // its data is synced, its name is not
+  REQUIRE(orphan->Close(t.io, nullptr).ok());
+
+  auto renamed = t.create("tmp");
+  REQUIRE(renamed->Append("xyz", t.io, nullptr).ok());
+  REQUIRE(renamed->Sync(t.io, nullptr).ok());
+  REQUIRE(renamed->Close(t.io, nullptr).ok());
+  REQUIRE(t.fs.RenameFile(t.dir.path() + "/tmp", t.dir.path() + "/CURRENT", t.io, nullptr).ok());
+  t.sync_dir();  // makes "CURRENT" (and "orphan") durable after all
+
+  auto late = t.create("late");
+  REQUIRE(late->Append("late", t.io, nullptr).ok());
+  REQUIRE(late->Close(t.io, nullptr).ok());
+
+  CHECK(t.size("durable") == 16);
+  REQUIRE(t.fault.drop_unsynced().is_ok());
+  CHECK(t.size("durable") == 10);
+  CHECK(t.size("orphan") == 4);
+  CHECK(t.size("CURRENT") == 3);
+  CHECK(t.size("tmp") == -1);
+  CHECK(t.size("late") == -1);
+  CHECK(t.fault.dropped_bytes() == 6);
+  CHECK(t.fault.dropped_files() == 1);
+}
+
+TEST_CASE("an inactive file system refuses writes, syncs, renames and deletes") {
+  FsFixture t;
+  auto f = t.create("f");
+  REQUIRE(f->Append("abc", t.io, nullptr).ok());
+  t.fault.set_active(false);
+  CHECK(f->Append("d", t.io, nullptr).IsIOError());
+  CHECK(f->Sync(t.io, nullptr).IsIOError());
+  CHECK(t.fs.RenameFile(t.dir.path() + "/f", t.dir.path() + "/g", t.io, nullptr).IsIOError());
+  CHECK(t.fs.DeleteFile(t.dir.path() + "/f", t.io, nullptr).IsIOError());
+  std::unique_ptr<rocksdb::FSWritableFile> g;
+  CHECK(t.fs.NewWritableFile(t.dir.path() + "/g", rocksdb::FileOptions(), &g, nullptr).IsIOError());
+  CHECK(f->Close(t.io, nullptr).ok());  // a dying process still releases descriptors
+  t.fault.set_active(true);
+  t.fault.set_disk_full(true);
+  auto h = t.create("h");
+  CHECK(h->Append("x", t.io, nullptr).IsNoSpace());
 }
 
 }  // namespace
