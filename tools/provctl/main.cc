@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   prov::provctl::add_key_commands(app, ctx);
   prov::provctl::add_genesis_commands(app, ctx);
   prov::provctl::add_home_commands(app, ctx);
+  prov::provctl::add_anchor_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
