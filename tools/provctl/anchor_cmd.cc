@@ -164,7 +164,8 @@ int run_anchor(const Context& ctx, const AnchorOptions& o) {
   if (!parse_json(reply->body, &res)) return report(ctx, Status::corruption("node sent an unreadable submit response"));
 
   if (o.no_wait || !res.committed()) {
-    if (!o.no_wait) return report(ctx, Status::unavailable("accepted but not committed in time; tx " + tx_hash));
+    if (!o.no_wait) // Not 3: a script retrying on "unreachable" would anchor the file twice.
+      return report(ctx, Status(StatusCode::kIOError, "accepted but not committed in time; look up tx " + tx_hash));
     if (ctx.json)
       std::cout << JsonObject().boolean("ok", true).str("state", res.state()).str("tx_hash", tx_hash)
                        .str("digest", crypto::hex_encode(digest->digest)).str("node", reply->node).dump() << "\n";
