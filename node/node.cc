@@ -1,0 +1,713 @@
+#include "node/node.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <sstream>
+
+#include "crypto/encoding.h"
+#include "crypto/keyfile.h"
+#include "crypto/sha256.h"
+#include "ledger/genesis.h"
+#include "ledger/registry.h"
+#include "ledger/state.h"
+#include "node/log.h"
+#include "node/version.h"
+
+namespace prov::node {
+namespace {
+
+namespace asio = boost::asio;
+namespace cv1 = ::prov::consensus::v1;
+
+constexpr size_t kMaxAdmitting = 20000;          // transactions being checked at once
+constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks this often
+constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
+constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
+constexpr std::string_view kSafetyKey = "state";
+
+const char* sync_name(SyncState s) {
+  switch (s) {
+    case SyncState::kSynced: return "synced";
+    case SyncState::kSyncing: return "syncing";
+    case SyncState::kStarting: return "starting";
+  }
+  return "starting";
+}
+
+Result<PeerInfo> peer_info(const std::string& name, const std::string& key_bytes, const std::string& address,
+                           PeerRole role) {
+  PeerInfo p;
+  p.name = name;
+  p.role = role;
+  if (!p.key.assign(as_bytes(key_bytes))) return Status::invalid_argument("peer " + name + ": key is not 32 bytes");
+  if (!address.empty()) {
+    PROV_ASSIGN_OR_RETURN(Endpoint e, parse_endpoint(address));
+    p.host = e.host;
+    p.port = e.port;
+  }
+  return p;
+}
+
+}  // namespace
+
+uint64_t Node::now_ms() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+// ------------------------------------------------------------------ opening
+
+Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
+  std::unique_ptr<Node> n(new Node());
+  n->config_ = config;
+  set_log_level(parse_log_level(config.log_level));
+  PROV_ASSIGN_OR_RETURN(n->genesis_, ledger::load_genesis_file(config.genesis));
+  n->chain_id_ = n->genesis_.chain_id();
+
+  std::optional<std::string> passphrase;
+  if (!config.passphrase_file.empty()) {
+    PROV_ASSIGN_OR_RETURN(passphrase, crypto::read_passphrase_file(config.passphrase_file));
+  } else if (!config.passphrase_env.empty()) {
+    PROV_ASSIGN_OR_RETURN(passphrase, crypto::read_passphrase_env(config.passphrase_env));
+  }
+  PROV_ASSIGN_OR_RETURN(crypto::KeyPair key, crypto::load_key_file(config.node_key, passphrase));
+  n->key_ = std::make_unique<crypto::KeyPair>(key);
+
+  ledger::store::StoreOptions options;
+  options.memory = ledger::store::MemoryBudget::create(config.block_cache_bytes, config.write_buffer_bytes);
+  PROV_ASSIGN_OR_RETURN(n->store_, ledger::store::RocksStore::open(config.data_dir, options));
+
+  // First start: install the genesis. Later starts: the store must be for
+  // this very genesis, or the operator pointed the node at the wrong file.
+  auto head = ledger::read_head(*n->store_);
+  if (!head && head.status().code() == StatusCode::kNotFound) {
+    PROV_ASSIGN_OR_RETURN(ledger::WriteSet w, ledger::apply_genesis(n->genesis_));
+    PROV_RETURN_IF_ERROR(n->store_->apply(w, /*sync=*/true));
+    LOG_INFO("initialized " << config.data_dir << " from genesis of chain " << n->chain_id_);
+  } else if (!head) {
+    return head.status();
+  } else if (head->chain_id != n->chain_id_) {
+    return Status::invalid_argument("data dir " + config.data_dir + " holds chain '" + head->chain_id +
+                                    "', but the genesis is for '" + n->chain_id_ + "'");
+  }
+  PROV_ASSIGN_OR_RETURN(ledger::v1::ValidatorSet vset, ledger::current_validators(*n->store_));
+  PROV_ASSIGN_OR_RETURN(n->validators_, consensus::ValidatorSet::from_ledger(n->chain_id_, vset));
+  PROV_ASSIGN_OR_RETURN(n->params_, ledger::consensus_params(*n->store_));
+
+  std::vector<Checkpoints::Member> members;
+  for (const auto& v : vset.validators()) {
+    PROV_ASSIGN_OR_RETURN(PeerInfo p, peer_info(v.name(), v.pub_key(), v.address(), PeerRole::kValidator));
+    n->validator_index_[p.key] = members.size();
+    members.push_back({p.name, p.key});
+    if (p.key == key.public_key()) {
+      n->is_validator_ = true;
+      n->name_ = p.name;
+      continue;
+    }
+    n->peers_.push_back(std::move(p));
+  }
+  bool is_observer = false;
+  for (const auto& o : n->genesis_.observers()) {
+    PROV_ASSIGN_OR_RETURN(PeerInfo p, peer_info(o.name(), o.pub_key(), o.address(), PeerRole::kObserver));
+    if (p.key == key.public_key()) {
+      is_observer = true;
+      n->name_ = p.name;
+      continue;
+    }
+    n->peers_.push_back(std::move(p));
+  }
+  if (!n->is_validator_ && !is_observer) {
+    return Status::permission_denied("this node's key " + crypto::base64_encode(key.public_key()) +
+                                     " is neither a validator nor an observer in the genesis");
+  }
+  PROV_ASSIGN_OR_RETURN(n->checkpoints_, Checkpoints::create(n->chain_id_, members,
+                                                             n->is_validator_ ? std::optional(key) : std::nullopt));
+  n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes);
+  n->workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
+  n->timer_ = std::make_unique<asio::steady_timer>(n->io_);
+  n->sync_timer_ = std::make_unique<asio::steady_timer>(n->io_);
+  if (n->is_validator_) {
+    consensus::CoreConfig core;
+    core.round_timeout_ticks = n->params_.round_timeout_ms();
+    core.idle_propose_ticks = std::max<uint64_t>(n->params_.block_interval_ms(), 1);
+    core.max_block_txs = n->params_.max_block_txs();
+    core.max_block_bytes = n->params_.max_block_bytes();
+    n->replica_ = std::make_unique<consensus::Replica>(*n->validators_, key, *n->store_, *n->mempool_, core);
+  }
+  n->refresh_status();
+  return n;
+}
+
+Node::~Node() {
+  stop();
+  if (workers_) workers_->join();
+  replica_.reset();
+  if (store_) (void)store_->close();
+}
+
+// ------------------------------------------------------------------ running
+
+Status Node::run() {
+  TransportConfig tc;
+  tc.listen_host = config_.p2p.host;
+  tc.listen_port = config_.p2p.port;
+  tc.chain_id = chain_id_;
+  tc.role = is_validator_ ? PeerRole::kValidator : PeerRole::kObserver;
+  tc.max_frame_bytes = static_cast<uint32_t>(
+      std::min<size_t>(crypto::kDefaultMaxFrameBytes, 2 * ledger::max_block_envelope_bytes(params_) + (1 << 20)));
+  transport_ = std::make_unique<PeerTransport>(io_, tc, *key_, peers_,
+                                               [this](const PublicKey& peer, Bytes frame) {
+                                                 on_frame(peer, std::move(frame));
+                                               });
+  PROV_RETURN_IF_ERROR(transport_->start());
+
+  api::ApiConfig ac;
+  ac.bind_address = config_.api.host;
+  ac.port = config_.api.port;
+  ac.max_connections = config_.api_max_connections;
+  ac.max_body_bytes = config_.api_max_body_bytes;
+  auto server = api::ApiServer::start(io_, *this, ac);
+  if (!server) {
+    transport_->stop();
+    return server.status();
+  }
+  api_ = *server;
+
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    LOG_INFO("signal " << sig << ": shutting down");
+    stop();
+  });
+
+  if (replica_) {
+    consensus::SafetyState safety;
+    cv1::QuorumCert high_qc = consensus::genesis_qc();
+    auto stored = store_->get(ledger::Column::kSafety, as_bytes(kSafetyKey));
+    if (!stored) return stored.status();
+    if (*stored) {
+      v1::SafetyRecord rec;
+      if (!rec.ParseFromArray((*stored)->data(), static_cast<int>((*stored)->size()))) {
+        return Status::corruption("safety state in " + config_.data_dir + " is unreadable");
+      }
+      safety = {rec.epoch(), rec.highest_vote_round(), rec.highest_qc_round()};
+      high_qc = rec.high_qc();
+    }
+    PROV_RETURN_IF_ERROR(replica_->start(safety, high_qc, now_ms()));
+    drain_effects();
+  }
+  {
+    std::lock_guard lock(mu_);
+    status_.sync = is_validator_ ? SyncState::kSynced : SyncState::kSyncing;
+  }
+  sync_tick();
+  LOG_INFO("provd " << release() << " " << (is_validator_ ? "validator " : "observer ") << name_ << " of chain "
+                    << chain_id_ << ": peers on " << config_.p2p.host << ":" << transport_->bound_port()
+                    << ", API on " << config_.api.host << ":" << api_->port() << ", height "
+                    << status().height);
+  io_.run();
+  workers_->join();
+  PROV_RETURN_IF_ERROR(store_->sync_wal());
+  PROV_RETURN_IF_ERROR(store_->flush());
+  LOG_INFO("stopped at height " << status().height);
+  return Status::ok();
+}
+
+void Node::stop() {
+  if (stopping_.exchange(true)) return;
+  asio::post(io_, [this] {
+    if (transport_) transport_->stop();
+    if (api_) api_->stop();
+    timer_->cancel();
+    sync_timer_->cancel();
+    for (auto& [_, w] : waiters_) w->timer->cancel();
+    for (auto& w : checkpoint_waiters_) w->timer->cancel();
+    io_.stop();
+  });
+}
+
+void Node::fatal(const Status& st) {
+  LOG_ERROR("fatal: " << st.to_string() << "; stopping so nothing is signed on top of a state we could not save");
+  stop();
+}
+
+// ------------------------------------------------------------------ peers
+
+void Node::send_node_message(const PublicKey& peer, const v1::NodeMessage& msg) {
+  std::string bytes = msg.SerializeAsString();
+  (void)transport_->send(peer, Bytes(bytes.begin(), bytes.end()));
+}
+
+void Node::broadcast_node_message(const v1::NodeMessage& msg) {
+  std::string bytes = msg.SerializeAsString();
+  (void)transport_->broadcast(Bytes(bytes.begin(), bytes.end()));
+}
+
+void Node::on_frame(const PublicKey& peer, Bytes frame) {
+  if (stopping_) return;
+  v1::NodeMessage msg;
+  if (!msg.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+    std::lock_guard lock(mu_);
+    ++bad_peer_messages_;
+    return;
+  }
+  switch (msg.kind_case()) {
+    case v1::NodeMessage::kConsensus: {
+      auto it = validator_index_.find(peer);
+      if (it == validator_index_.end() || !replica_) return;
+      on_consensus(it->second, msg.consensus());
+      return;
+    }
+    case v1::NodeMessage::kTransactions: return on_transactions(peer, msg.transactions());
+    case v1::NodeMessage::kCheckpoint: return on_checkpoint(msg.checkpoint());
+    case v1::NodeMessage::kSyncRequest: return on_sync_request(peer, msg.sync_request());
+    case v1::NodeMessage::kSyncResponse: return on_sync_response(peer, msg.sync_response());
+    case v1::NodeMessage::KIND_NOT_SET: {
+      std::lock_guard lock(mu_);
+      ++bad_peer_messages_;
+      return;
+    }
+  }
+}
+
+void Node::on_consensus(size_t from, const cv1::ConsensusMessage& msg) {
+  uint64_t now = now_ms();
+  if (msg.has_proposal()) {
+    // Transactions in a proposal are in flight: the next leaders pull newer ones.
+    ledger::v1::Block block;
+    if (block.ParseFromString(msg.proposal().block())) {
+      for (const std::string& tx : block.txs()) mempool_->mark_in_flight(crypto::sha256(as_bytes(tx)), now);
+    }
+  }
+  mempool_->set_now(now);
+  replica_->on_message(from, msg, now);
+  drain_effects();
+}
+
+void Node::on_transactions(const PublicKey&, const v1::Transactions& txs) {
+  for (const std::string& tx : txs.txs()) {
+    admit(to_bytes(tx), /*from_client=*/false, nullptr, {});
+  }
+}
+
+void Node::on_checkpoint(const v1::CheckpointSignature& sig) {
+  Status st = checkpoints_->add(sig);
+  if (!st.is_ok()) {
+    std::lock_guard lock(mu_);
+    ++bad_peer_messages_;
+    return;
+  }
+  after_commit(0);
+}
+
+// ------------------------------------------------------------------ effects
+
+void Node::drain_effects() {
+  if (!replica_) return;
+  for (consensus::Effect& e : replica_->drain()) {
+    if (stopping_) return;
+    if (auto* p = std::get_if<consensus::PersistSafety>(&e)) {
+      Status st = persist_safety(*p);
+      if (!st.is_ok()) return fatal(st);
+    } else if (auto* c = std::get_if<consensus::Commit>(&e)) {
+      Status st = apply_commit(*c);
+      if (!st.is_ok()) return fatal(st);
+    } else if (auto* s = std::get_if<consensus::Send>(&e)) {
+      v1::NodeMessage msg;
+      *msg.mutable_consensus() = std::move(s->msg);
+      send_node_message(validators_->member(s->to).key, msg);
+    } else if (auto* b = std::get_if<consensus::Broadcast>(&e)) {
+      v1::NodeMessage msg;
+      *msg.mutable_consensus() = std::move(b->msg);
+      for (size_t i = 0; i < validators_->size(); ++i) {
+        if (i != replica_->self()) send_node_message(validators_->member(i).key, msg);
+      }
+    } else if (auto* t = std::get_if<consensus::SetTimer>(&e)) {
+      arm_timer(t->deadline_tick);
+    }
+  }
+}
+
+Status Node::persist_safety(const consensus::PersistSafety& p) {
+  v1::SafetyRecord rec;
+  rec.set_epoch(p.state.epoch);
+  rec.set_highest_vote_round(p.state.highest_vote_round);
+  rec.set_highest_qc_round(p.state.highest_qc_round);
+  *rec.mutable_high_qc() = p.high_qc;
+  ledger::WriteSet w;
+  w.put(ledger::Column::kSafety, as_bytes(kSafetyKey), as_bytes(rec.SerializeAsString()));
+  return store_->apply(w, /*sync=*/true);
+}
+
+Status Node::apply_commit(const consensus::Commit& c) {
+  PROV_RETURN_IF_ERROR(store_->apply(c.writes, /*sync=*/true));
+  ledger::v1::Block block;
+  ledger::v1::BlockHeader header;
+  if (!block.ParseFromArray(c.block.data(), static_cast<int>(c.block.size())) ||
+      !header.ParseFromString(block.header())) {
+    return Status::internal("committed block does not parse");
+  }
+  uint64_t first_index = header.log_size() - static_cast<uint64_t>(block.txs_size());
+  for (int i = 0; i < block.txs_size(); ++i) {
+    Hash256 hash = crypto::sha256(as_bytes(block.txs(i)));
+    mempool_->remove(hash);
+    auto range = waiters_.equal_range(hash);
+    for (auto it = range.first; it != range.second; ++it) {
+      SubmitResult r;
+      r.state = SubmitState::kCommitted;
+      r.tx_hash = hash;
+      r.entry_index = first_index + static_cast<uint64_t>(i);
+      r.height = header.height();
+      it->second->timer->cancel();
+      if (it->second->done) it->second->done(r);
+      it->second->done = nullptr;
+    }
+    waiters_.erase(range.first, range.second);
+  }
+  {
+    std::lock_guard lock(mu_);
+    committed_txs_ += static_cast<uint64_t>(block.txs_size());
+  }
+  Hash256 root;
+  root.assign(as_bytes(header.log_root()));
+  if (auto sig = checkpoints_->on_durable_head(header.log_size(), root)) {
+    v1::NodeMessage msg;
+    *msg.mutable_checkpoint() = *sig;
+    broadcast_node_message(msg);
+  }
+  LOG_DEBUG("committed height " << c.height << " with " << c.tx_count << " transactions");
+  after_commit(c.height);
+  return Status::ok();
+}
+
+void Node::after_commit(uint64_t) {
+  refresh_status();
+  const auto& note = checkpoints_->note();
+  if (!note) return;
+  uint64_t size = checkpoints_->served_size();
+  for (auto it = checkpoint_waiters_.begin(); it != checkpoint_waiters_.end();) {
+    if ((*it)->min_size <= size) {
+      (*it)->timer->cancel();
+      if ((*it)->done) (*it)->done(note);
+      (*it)->done = nullptr;
+      it = checkpoint_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Node::arm_timer(uint64_t deadline_ms) {
+  uint64_t now = now_ms();
+  timer_->expires_after(std::chrono::milliseconds(deadline_ms > now ? deadline_ms - now : 0));
+  timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    uint64_t t = now_ms();
+    mempool_->set_now(t);
+    replica_->on_tick(t);
+    drain_effects();
+  });
+}
+
+// ------------------------------------------------------------------ admission
+
+void Node::submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) {
+  asio::post(io_, [this, tx = std::move(tx), options, done = std::move(done)]() mutable {
+    admit(std::move(tx), /*from_client=*/true, std::move(done), options);
+  });
+}
+
+void Node::admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options) {
+  Hash256 hash = crypto::sha256(tx);
+  auto answer = [&](SubmitState state, std::string message) {
+    if (!done) return;
+    SubmitResult r;
+    r.state = state;
+    r.tx_hash = hash;
+    r.message = std::move(message);
+    done(r);
+  };
+  if (stopping_) return answer(SubmitState::kUnavailable, "the node is shutting down");
+  if (mempool_->contains(hash) && !options.wait_for_commit) return answer(SubmitState::kAccepted, "already pending");
+  if (mempool_->size() + 1 > config_.mempool_max_txs || mempool_->bytes() + tx.size() > config_.mempool_max_bytes ||
+      admitting_ >= kMaxAdmitting) {
+    return answer(SubmitState::kBusy, "mempool full; retry later");
+  }
+  ++admitting_;
+  std::shared_ptr<const ledger::KvReader> snap = snapshot();
+  asio::post(*workers_, [this, snap, hash, tx = std::move(tx), from_client, done = std::move(done), options]() mutable {
+    auto verdict = ledger::check_transaction(*snap, tx);
+    asio::post(io_, [this, hash, tx = std::move(tx), from_client, verdict = std::move(verdict),
+                     done = std::move(done), options]() mutable {
+      --admitting_;
+      admitted(hash, std::move(tx), from_client, std::move(verdict), std::move(done), options);
+    });
+  });
+}
+
+void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
+                    std::function<void(SubmitResult)> done, SubmitOptions options) {
+  SubmitResult r;
+  r.tx_hash = hash;
+  if (!verdict) {
+    std::lock_guard lock(mu_);
+    ++rejected_by_reason_[ledger::rejection_name(verdict.reason())];
+    r.state = SubmitState::kRejected;
+    r.rejection = verdict.reason();
+    r.message = verdict.status().message();
+    if (done) done(r);
+    return;
+  }
+  Bytes copy = gossip ? tx : Bytes{};
+  Mempool::Added added = mempool_->add(hash, std::move(tx));
+  if (added == Mempool::Added::kFull) {
+    r.state = SubmitState::kBusy;
+    r.message = "mempool full; retry later";
+    if (done) done(r);
+    return;
+  }
+  if (added == Mempool::Added::kAdded && gossip) {
+    v1::NodeMessage msg;
+    msg.mutable_transactions()->add_txs(to_string(copy));
+    broadcast_node_message(msg);
+  }
+  if (replica_) {
+    uint64_t now = now_ms();
+    mempool_->set_now(now);
+    replica_->on_payload_ready(now);
+    drain_effects();
+  }
+  if (!done) return;
+  if (!options.wait_for_commit) {
+    r.state = SubmitState::kAccepted;
+    done(r);
+    return;
+  }
+  auto waiter = std::make_shared<Waiter>();
+  waiter->done = std::move(done);
+  waiter->timer = std::make_shared<asio::steady_timer>(io_);
+  waiter->timer->expires_after(std::chrono::milliseconds(options.timeout_ms));
+  waiters_.emplace(hash, waiter);
+  waiter->timer->async_wait([this, hash, waiter](const boost::system::error_code& ec) {
+    if (ec || !waiter->done) return;
+    SubmitResult r;
+    r.state = SubmitState::kAccepted;
+    r.tx_hash = hash;
+    r.timed_out = true;
+    r.message = "not committed within the wait; it stays in the mempool";
+    waiter->done(r);
+    waiter->done = nullptr;
+    auto range = waiters_.equal_range(hash);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second == waiter) {
+        waiters_.erase(it);
+        break;
+      }
+    }
+  });
+}
+
+// ------------------------------------------------------------------ sync
+
+void Node::sync_tick() {
+  if (stopping_) return;
+  // Validators catch up through the consensus core's block retrieval;
+  // observers pull committed blocks with their proofs here.
+  if (!is_validator_ && !peers_.empty()) {
+    uint64_t now = now_ms();
+    if (now >= sync_requested_at_ms_ + kSyncRequestTimeoutMs || sync_requested_at_ms_ == 0) {
+      std::vector<PublicKey> connected = transport_->connected_peers();
+      std::vector<PublicKey> candidates;
+      for (const PublicKey& k : connected) {
+        if (validator_index_.count(k)) candidates.push_back(k);
+      }
+      if (!candidates.empty()) {
+        const PublicKey& peer = candidates[sync_peer_cursor_++ % candidates.size()];
+        v1::NodeMessage msg;
+        msg.mutable_sync_request()->set_from_height(status().height + 1);
+        msg.mutable_sync_request()->set_max_blocks(kSyncMaxBlocks);
+        send_node_message(peer, msg);
+        sync_requested_at_ms_ = now;
+      }
+    }
+  }
+  sync_timer_->expires_after(std::chrono::milliseconds(kSyncIntervalMs));
+  sync_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sync_tick();
+  });
+}
+
+void Node::on_sync_request(const PublicKey& peer, const v1::SyncRequest& req) {
+  v1::NodeMessage msg;
+  v1::SyncResponse* resp = msg.mutable_sync_response();
+  uint64_t head = status().height;
+  resp->set_head_height(head);
+  uint64_t last = std::min<uint64_t>(head, req.from_height() + std::min<uint32_t>(req.max_blocks(), kSyncMaxBlocks) - 1);
+  for (uint64_t h = req.from_height(); h >= 1 && h <= last; ++h) {
+    auto block = store_->get(ledger::Column::kBlocks, ledger::u64_key(h));
+    auto proof = store_->get(ledger::Column::kCommitProofs, ledger::u64_key(h));
+    if (!block || !*block || !proof || !*proof) break;
+    v1::SyncBlock* b = resp->add_blocks();
+    b->set_block(to_string(**block));
+    b->set_commit_proof(to_string(**proof));
+  }
+  send_node_message(peer, msg);
+}
+
+void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp) {
+  if (is_validator_) return;
+  sync_requested_at_ms_ = 0;  // answered: the next tick may ask again at once
+  peer_height_ = std::max(peer_height_, resp.head_height());
+  for (const v1::SyncBlock& sb : resp.blocks()) {
+    auto bad = [&](const std::string& why) {
+      std::lock_guard lock(mu_);
+      ++bad_sync_blocks_;
+      LOG_WARN("sync: block from " << crypto::base64_encode(peer) << " rejected: " << why);
+    };
+    cv1::CommitProof proof;
+    ledger::v1::Block block;
+    if (!proof.ParseFromString(sb.commit_proof()) || !block.ParseFromString(sb.block())) return bad("malformed");
+    if (proof.header() != block.header()) return bad("commit proof is for another block");
+    auto header = consensus::verify_commit_proof(*validators_, proof);
+    if (!header) return bad(header.status().message());
+    auto applied = ledger::apply_block(*store_, as_bytes(sb.block()));
+    if (!applied) return bad(applied.status().message());
+    applied->writes.put(ledger::Column::kCommitProofs, ledger::u64_key(header->height()), as_bytes(sb.commit_proof()));
+    Status st = store_->apply(applied->writes, /*sync=*/true);
+    if (!st.is_ok()) return fatal(st);
+    {
+      std::lock_guard lock(mu_);
+      ++synced_blocks_;
+      committed_txs_ += static_cast<uint64_t>(block.txs_size());
+    }
+    Hash256 root;
+    root.assign(as_bytes(header->log_root()));
+    checkpoints_->on_durable_head(header->log_size(), root);
+    for (const std::string& tx : block.txs()) mempool_->remove(crypto::sha256(as_bytes(tx)));
+  }
+  after_commit(0);
+  uint64_t height = status().height;
+  {
+    std::lock_guard lock(mu_);
+    status_.sync = height >= peer_height_ ? SyncState::kSynced : SyncState::kSyncing;
+  }
+  if (!resp.blocks().empty()) {
+    LOG_INFO("sync: height " << height << " of " << peer_height_);
+    if (height < peer_height_) sync_tick();
+  }
+}
+
+// ------------------------------------------------------------------ service
+
+std::shared_ptr<const ledger::KvReader> Node::snapshot() {
+  return std::shared_ptr<const ledger::KvReader>(store_->snapshot());
+}
+
+void Node::refresh_status() {
+  auto head = ledger::read_head(*store_);
+  std::lock_guard lock(mu_);
+  status_.chain_id = chain_id_;
+  status_.node_name = name_;
+  status_.version = release();
+  if (head) {
+    status_.height = head->height;
+    status_.last_block_hash = head->block_hash;
+    status_.last_block_time_ms = head->time_ms;
+    status_.log_size = head->log_size;
+    status_.log_root = head->log_root;
+    status_.epoch = head->epoch;
+  }
+  status_.round = replica_ ? replica_->current_round() : 0;
+  status_.peers_configured = static_cast<uint32_t>(peers_.size());
+  status_.peers_connected = transport_ ? static_cast<uint32_t>(transport_->connected_peers().size()) : 0;
+  status_.mempool_txs = mempool_->size();
+  status_.mempool_bytes = mempool_->bytes();
+  status_.checkpoint_size = checkpoints_->served_size();
+  note_ = checkpoints_->note();
+}
+
+NodeStatus Node::status() {
+  std::lock_guard lock(mu_);
+  NodeStatus s = status_;
+  if (transport_) s.peers_connected = static_cast<uint32_t>(transport_->connected_peers().size());
+  return s;
+}
+
+std::optional<std::string> Node::checkpoint_note() {
+  std::lock_guard lock(mu_);
+  return note_;
+}
+
+void Node::wait_for_checkpoint(uint64_t min_size, uint32_t timeout_ms,
+                               std::function<void(std::optional<std::string>)> done) {
+  asio::post(io_, [this, min_size, timeout_ms, done = std::move(done)]() mutable {
+    if (checkpoints_->note() && checkpoints_->served_size() >= min_size) return done(checkpoints_->note());
+    auto w = std::make_shared<CheckpointWaiter>();
+    w->min_size = min_size;
+    w->done = std::move(done);
+    w->timer = std::make_shared<asio::steady_timer>(io_);
+    w->timer->expires_after(std::chrono::milliseconds(timeout_ms));
+    checkpoint_waiters_.push_back(w);
+    w->timer->async_wait([this, w](const boost::system::error_code& ec) {
+      if (ec || !w->done) return;
+      w->done(std::nullopt);
+      w->done = nullptr;
+      std::erase(checkpoint_waiters_, w);
+    });
+  });
+}
+
+std::string Node::metrics_text() {
+  NodeStatus s = status();
+  std::ostringstream out;
+  auto gauge = [&](const char* name, const char* help, uint64_t value, const char* type = "gauge") {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+  };
+  gauge("provd_height", "Committed block height.", s.height);
+  gauge("provd_log_size", "Entries in the Merkle log.", s.log_size);
+  gauge("provd_round", "Current consensus round.", s.round);
+  gauge("provd_peers_connected", "Peers with an authenticated link.", s.peers_connected);
+  gauge("provd_mempool_txs", "Transactions waiting in the mempool.", s.mempool_txs);
+  gauge("provd_mempool_bytes", "Bytes waiting in the mempool.", s.mempool_bytes);
+  gauge("provd_checkpoint_size", "Tree size of the served cosigned checkpoint.", s.checkpoint_size);
+  out << "# HELP provd_sync_state Sync state (1 for the current one).\n# TYPE provd_sync_state gauge\n";
+  for (SyncState st : {SyncState::kStarting, SyncState::kSyncing, SyncState::kSynced}) {
+    out << "provd_sync_state{state=\"" << sync_name(st) << "\"} " << (s.sync == st ? 1 : 0) << "\n";
+  }
+  std::lock_guard lock(mu_);
+  gauge("provd_committed_txs_total", "Transactions committed since start.", committed_txs_, "counter");
+  out << "# HELP provd_rejected_txs_total Transactions refused at admission, by reason.\n"
+         "# TYPE provd_rejected_txs_total counter\n";
+  for (auto& [reason, count] : rejected_by_reason_) {
+    out << "provd_rejected_txs_total{reason=\"" << reason << "\"} " << count << "\n";
+  }
+  gauge("provd_bad_peer_messages_total", "Peer messages that did not parse or verify.", bad_peer_messages_, "counter");
+  gauge("provd_sync_blocks_total", "Blocks applied through block sync.", synced_blocks_, "counter");
+  gauge("provd_sync_bad_blocks_total", "Blocks refused during block sync.", bad_sync_blocks_, "counter");
+  gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
+        checkpoints_->equivocations(), "counter");
+  if (replica_) {
+    const consensus::CoreStats& cs = replica_->stats();
+    gauge("provd_consensus_timeouts_total", "Rounds this validator timed out.", cs.timeouts_sent, "counter");
+    gauge("provd_consensus_rejected_messages_total", "Consensus messages dropped as invalid.", cs.rejected_messages,
+          "counter");
+    gauge("provd_consensus_blocks_committed_total", "Blocks committed by consensus since start.", cs.blocks_committed,
+          "counter");
+  }
+  if (transport_) {
+    TransportMetrics m = transport_->metrics();
+    gauge("provd_peer_frames_in_total", "Frames received from peers.", m.frames_in, "counter");
+    gauge("provd_peer_frames_out_total", "Frames sent to peers.", m.frames_out, "counter");
+    out << "# HELP provd_peer_dropped_total Peer links dropped, by reason.\n# TYPE provd_peer_dropped_total counter\n";
+    std::pair<const char*, uint64_t> reasons[] = {
+        {"garbage", m.dropped_garbage},     {"oversized", m.dropped_oversized}, {"bad_tag", m.dropped_bad_tag},
+        {"unknown_key", m.dropped_unknown_key}, {"timeout", m.dropped_timeout}, {"rejected", m.dropped_rejected},
+        {"duplicate", m.dropped_duplicate}};
+    for (auto& [reason, count] : reasons) out << "provd_peer_dropped_total{reason=\"" << reason << "\"} " << count << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace prov::node

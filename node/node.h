@@ -1,0 +1,150 @@
+// provd: one provledger node — the consensus driver and everything around it.
+//
+// The node owns the RocksDB ledger store, the consensus core (validators
+// only), the peer transport, the mempool, the checkpoint collector and the
+// client API. Everything that touches consensus state runs on one thread,
+// the io_context's (the consensus strand): peer frames, timers, effects and
+// API handlers are all dispatched there. Transaction admission (decoding and
+// signature checks) runs on a worker pool off that thread, once per
+// transaction per node; only its verdict is posted back.
+//
+// Effects of the core are executed in order (consensus/core.h):
+// PersistSafety and Commit are written to RocksDB with fsync before anything
+// after them — a vote, a checkpoint signature — leaves the node.
+//
+// Observers (nodes whose key is not a validator) run no consensus core: they
+// fetch committed blocks with their commit proofs from validators, verify
+// each proof against the validator set, re-execute every block, and apply it.
+// Validators that fall behind catch up the same way before rejoining.
+//
+// Thread-safety: NodeService methods may be called from any thread; run()
+// blocks the calling thread until stop() or SIGTERM/SIGINT.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "consensus/core.h"
+#include "ledger/store/rocks_store.h"
+#include "node/api/server.h"
+#include "node/checkpoints.h"
+#include "node/config.h"
+#include "node/mempool.h"
+#include "node/proto/node.pb.h"
+#include "node/service.h"
+#include "node/transport.h"
+
+namespace prov::node {
+
+class Node final : public NodeService {
+ public:
+  // Opens the store (applying genesis on first start), loads the key and
+  // prepares every component; nothing listens until run().
+  static Result<std::unique_ptr<Node>> open(const NodeConfig& config);
+  ~Node() override;
+
+  // Listens, connects, and runs until stop() or a termination signal; then
+  // shuts down gracefully (stops accepting, closes links, flushes the store).
+  Status run();
+  // Asks run() to return; callable from any thread or a signal handler path.
+  void stop();
+
+  // NodeService
+  const std::string& chain_id() const override { return chain_id_; }
+  std::shared_ptr<const ledger::KvReader> snapshot() override;
+  void submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) override;
+  NodeStatus status() override;
+  std::optional<std::string> checkpoint_note() override;
+  void wait_for_checkpoint(uint64_t min_size, uint32_t timeout_ms,
+                           std::function<void(std::optional<std::string>)> done) override;
+  std::string metrics_text() override;
+
+ private:
+  Node() = default;
+
+  // Everything below runs on the io thread.
+  void on_frame(const PublicKey& peer, Bytes frame);
+  void on_consensus(size_t from, const consensus::v1::ConsensusMessage& msg);
+  void on_transactions(const PublicKey& peer, const v1::Transactions& txs);
+  void on_checkpoint(const v1::CheckpointSignature& sig);
+  void on_sync_request(const PublicKey& peer, const v1::SyncRequest& req);
+  void on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp);
+  void admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options);
+  void admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
+                std::function<void(SubmitResult)> done, SubmitOptions options);
+  void drain_effects();
+  Status persist_safety(const consensus::PersistSafety& p);
+  Status apply_commit(const consensus::Commit& c);
+  void after_commit(uint64_t height);
+  void arm_timer(uint64_t deadline_ms);
+  void sync_tick();
+  void refresh_status();
+  void fatal(const Status& st);
+  void send_node_message(const PublicKey& peer, const v1::NodeMessage& msg);
+  void broadcast_node_message(const v1::NodeMessage& msg);
+  static uint64_t now_ms();
+
+  NodeConfig config_;
+  std::string chain_id_;
+  std::string name_;
+  std::unique_ptr<crypto::KeyPair> key_;
+  ledger::v1::Genesis genesis_;
+  std::unique_ptr<ledger::store::RocksStore> store_;
+  std::optional<consensus::ValidatorSet> validators_;
+  std::vector<PeerInfo> peers_;
+  std::map<PublicKey, size_t> validator_index_;
+  bool is_validator_ = false;
+  ledger::v1::ConsensusParams params_;
+
+  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::thread_pool> workers_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+  std::unique_ptr<boost::asio::steady_timer> sync_timer_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::shared_ptr<api::ApiServer> api_;
+  std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<consensus::Replica> replica_;
+  std::optional<Checkpoints> checkpoints_;
+
+  // Submissions waiting for their commit, by transaction hash.
+  struct Waiter {
+    std::function<void(SubmitResult)> done;
+    uint64_t deadline_ms;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
+  std::multimap<Hash256, std::shared_ptr<Waiter>> waiters_;
+  struct CheckpointWaiter {
+    uint64_t min_size;
+    std::function<void(std::optional<std::string>)> done;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
+  std::vector<std::shared_ptr<CheckpointWaiter>> checkpoint_waiters_;
+
+  // Catch-up: the highest committed height peers told us about.
+  uint64_t peer_height_ = 0;
+  uint64_t sync_requested_at_ms_ = 0;
+  size_t sync_peer_cursor_ = 0;
+  size_t admitting_ = 0;  // transactions on the worker pool now
+
+  // Read by NodeService callers on any thread.
+  mutable std::mutex mu_;
+  NodeStatus status_;
+  std::optional<std::string> note_;
+  std::map<std::string, uint64_t> rejected_by_reason_;
+  uint64_t committed_txs_ = 0;
+  uint64_t bad_peer_messages_ = 0;
+  uint64_t synced_blocks_ = 0;
+  uint64_t bad_sync_blocks_ = 0;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace prov::node
