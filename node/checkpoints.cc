@@ -35,11 +35,11 @@ std::string Checkpoints::body(uint64_t size, const Hash256& root) const {
   return chain_id_ + "\n" + std::to_string(size) + "\n" + crypto::base64_encode(root) + "\n";
 }
 
-std::optional<v1::CheckpointSignature> Checkpoints::on_durable_head(uint64_t size, const Hash256& root) {
+std::optional<v1::CheckpointSignature> Checkpoints::on_durable_head(uint64_t size, const Hash256& root, bool sign) {
   heads_[size] = root;
   while (heads_.size() > kMaxHeadsKept) heads_.erase(heads_.begin());
   std::optional<v1::CheckpointSignature> out;
-  if (signer_) {
+  if (signer_ && sign) {
     auto line = signer_->sign(body(size, root));
     if (line) {
       v1::CheckpointSignature sig;

@@ -32,9 +32,9 @@ class Checkpoints {
   static Result<Checkpoints> create(std::string chain_id, const std::vector<Member>& validators,
                                     std::optional<crypto::KeyPair> self);
 
-  // Our head (size, root) is durable: remember it and, as a validator, sign
-  // it. Returns the signature to gossip, if any.
-  std::optional<v1::CheckpointSignature> on_durable_head(uint64_t size, const Hash256& root);
+  // Our head (size, root) is durable: remember it and, as a validator with
+  // `sign`, sign it. Returns the signature to gossip, if any.
+  std::optional<v1::CheckpointSignature> on_durable_head(uint64_t size, const Hash256& root, bool sign = true);
   // A signature gossiped by a peer: checks it and records it. kUnauthenticated
   // for a bad signature or unknown signer.
   Status add(const v1::CheckpointSignature& sig);

@@ -26,6 +26,7 @@ constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks
 constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
 constexpr std::string_view kSafetyKey = "state";
+constexpr uint64_t kResignIntervalMs = 2000;     // re-sign an unchanged head this often
 
 const char* sync_name(SyncState s) {
   switch (s) {
@@ -131,7 +132,10 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   if (n->is_validator_) {
     consensus::CoreConfig core;
     core.round_timeout_ticks = n->params_.round_timeout_ms();
-    core.idle_propose_ticks = std::max<uint64_t>(n->params_.block_interval_ms(), 1);
+    // An idle leader sends an empty block well before the others' round
+    // timers fire, but no more often than it must.
+    core.idle_propose_ticks =
+        std::max<uint64_t>({n->params_.block_interval_ms(), n->params_.round_timeout_ms() / 2, 1});
     core.max_block_txs = n->params_.max_block_txs();
     core.max_block_bytes = n->params_.max_block_bytes();
     n->replica_ = std::make_unique<consensus::Replica>(*n->validators_, key, *n->store_, *n->mempool_, core);
@@ -372,7 +376,13 @@ Status Node::apply_commit(const consensus::Commit& c) {
   }
   Hash256 root;
   root.assign(as_bytes(header.log_root()));
-  if (auto sig = checkpoints_->on_durable_head(header.log_size(), root)) {
+  uint64_t now = now_ms();
+  bool sign = header.log_size() != last_signed_size_ || now >= last_signed_ms_ + kResignIntervalMs;
+  if (sign) {
+    last_signed_size_ = header.log_size();
+    last_signed_ms_ = now;
+  }
+  if (auto sig = checkpoints_->on_durable_head(header.log_size(), root, sign)) {
     v1::NodeMessage msg;
     *msg.mutable_checkpoint() = *sig;
     broadcast_node_message(msg);
@@ -584,7 +594,7 @@ void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp)
     }
     Hash256 root;
     root.assign(as_bytes(header->log_root()));
-    checkpoints_->on_durable_head(header->log_size(), root);
+    checkpoints_->on_durable_head(header->log_size(), root, /*sign=*/false);
     for (const std::string& tx : block.txs()) mempool_->remove(crypto::sha256(as_bytes(tx)));
   }
   after_commit(0);

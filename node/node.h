@@ -129,6 +129,11 @@ class Node final : public NodeService {
   };
   std::vector<std::shared_ptr<CheckpointWaiter>> checkpoint_waiters_;
 
+  // Checkpoint signing: every new log size at once; the same size again only
+  // now and then, so nodes that joined late still collect a quorum.
+  uint64_t last_signed_size_ = 0;
+  uint64_t last_signed_ms_ = 0;
+
   // Catch-up: the highest committed height peers told us about.
   uint64_t peer_height_ = 0;
   uint64_t sync_requested_at_ms_ = 0;

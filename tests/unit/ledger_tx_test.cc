@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "ledger/sig_cache.h"
 #include "ledger_test_fixture.h"
 
 using namespace prov;
@@ -247,4 +248,22 @@ TEST_CASE("strict decoders for entries, blocks and headers") {
   CHECK(decode_header(serialize(h)).is_ok());
   CHECK(decode_block(Bytes(100, 0), 10).status().code() == StatusCode::kResourceExhausted);
   CHECK_FALSE(decode_block(Bytes{0x0a, 0x05}, 100).is_ok());
+}
+
+TEST_CASE("signature memo: a valid signature is verified once, a bad one never remembered") {
+  prov::ledger::testing::Chain chain;
+  prov::Bytes tx = chain.sign(chain.anchor("stats/memo", "content"));
+  auto decoded = prov::ledger::decode_transaction(tx, 1 << 16);
+  REQUIRE(decoded.is_ok());
+  auto before = prov::ledger::sig_cache_stats();
+  REQUIRE(prov::ledger::validate_transaction(chain.kv, decoded.value()).is_ok());
+  REQUIRE(prov::ledger::validate_transaction(chain.kv, decoded.value()).is_ok());
+  auto after = prov::ledger::sig_cache_stats();
+  CHECK(after.misses == before.misses + 1);
+  CHECK(after.hits == before.hits + 1);
+  // A forged signature fails every time, however often it is tried.
+  prov::ledger::DecodedTx forged = decoded.value();
+  forged.signature.bytes[0] ^= 1;
+  CHECK(prov::ledger::validate_transaction(chain.kv, forged).reason() == prov::ledger::Rejection::kBadSignature);
+  CHECK(prov::ledger::validate_transaction(chain.kv, forged).reason() == prov::ledger::Rejection::kBadSignature);
 }

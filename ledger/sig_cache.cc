@@ -1,0 +1,71 @@
+#include "ledger/sig_cache.h"
+
+#include <deque>
+#include <mutex>
+#include <set>
+
+#include "crypto/ed25519.h"
+#include "crypto/sha256.h"
+
+namespace prov::ledger {
+namespace {
+
+struct Memo {
+  std::mutex mu;
+  std::set<Hash256> known;
+  std::deque<Hash256> order;  // oldest first, for eviction
+  size_t hits = 0;
+  size_t misses = 0;
+};
+
+Memo& memo() {
+  static Memo* m = new Memo();  // never destroyed: usable from any thread until exit
+  return *m;
+}
+
+// Everything the verification depends on, hashed with unambiguous lengths.
+Hash256 memo_key(const PublicKey& signer, std::string_view chain_id, ByteView body, const Signature& signature) {
+  crypto::Sha256 h;
+  h.update(signer.view());
+  h.update(signature.view());
+  Bytes len;
+  put_u64_be(len, chain_id.size());
+  h.update(len);
+  h.update(as_bytes(chain_id));
+  h.update(body);
+  return h.finish();
+}
+
+}  // namespace
+
+bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_id, ByteView body,
+                                const Signature& signature) {
+  Hash256 key = memo_key(signer, chain_id, body, signature);
+  Memo& m = memo();
+  {
+    std::lock_guard lock(m.mu);
+    if (m.known.count(key)) {
+      ++m.hits;
+      return true;
+    }
+    ++m.misses;
+  }
+  if (!crypto::verify(signer, crypto::purpose::kTransaction, chain_id, body, signature)) return false;
+  std::lock_guard lock(m.mu);
+  if (m.known.insert(key).second) {
+    m.order.push_back(key);
+    if (m.order.size() > kSigCacheMaxEntries) {
+      m.known.erase(m.order.front());
+      m.order.pop_front();
+    }
+  }
+  return true;
+}
+
+SigCacheStats sig_cache_stats() {
+  Memo& m = memo();
+  std::lock_guard lock(m.mu);
+  return {m.hits, m.misses, m.known.size()};
+}
+
+}  // namespace prov::ledger

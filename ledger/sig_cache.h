@@ -1,0 +1,34 @@
+// A process-wide memo of transaction signatures already verified.
+//
+// Ed25519 verification is a pure function of (key, purpose, chain id,
+// message, signature), so remembering that a signature was valid is exactly
+// as safe as checking it again. The node verifies a transaction once, at
+// admission on a worker thread; executing the block that carries it on the
+// consensus strand then finds it here instead of paying for the curve
+// arithmetic a second time ("each transaction verified once per node").
+// Bounded (oldest entries are forgotten first); only valid results are kept.
+// Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "crypto/bytes.h"
+
+namespace prov::ledger {
+
+inline constexpr size_t kSigCacheMaxEntries = 1u << 18;
+
+// True iff the transaction signature verifies; consults and fills the memo.
+bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_id, ByteView body,
+                                const Signature& signature);
+
+// Counters for tests and metrics.
+struct SigCacheStats {
+  size_t hits = 0;
+  size_t misses = 0;
+  size_t entries = 0;
+};
+SigCacheStats sig_cache_stats();
+
+}  // namespace prov::ledger
