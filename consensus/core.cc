@@ -62,7 +62,8 @@ Replica::Replica(ValidatorSet validators, crypto::KeyPair key, const ledger::KvR
 
 // ------------------------------------------------------------------ start
 
-Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, uint64_t now) {
+Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, uint64_t now,
+                      const v1::TimeoutCert* last_tc) {
   std::optional<size_t> self = validators_.index_of(key_.public_key());
   if (!self) return Status::invalid_argument("this node's key is not in the validator set");
   self_ = *self;
@@ -110,9 +111,15 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
   timed_out_round_ = 0;
   started_ = true;
   round_ = 0;
+  uint64_t resume = std::max(high_qc_.round() + 1, std::max<uint64_t>(safety.highest_vote_round, 1));
+  if (last_tc && verify_tc(validators_, *last_tc).is_ok() && last_tc->round() + 1 >= resume) {
+    if (last_tc->high_qc().round() > high_qc_.round()) high_qc_ = last_tc->high_qc();
+    last_tc_ = *last_tc;
+    resume = last_tc->round() + 1;
+  }
   // Resume in the round after the newest certificate, or in the round this
   // replica last voted or timed out in, so it never signs twice in a round.
-  advance_round(std::max(high_qc_.round() + 1, std::max<uint64_t>(safety.highest_vote_round, 1)), false, now);
+  advance_round(resume, last_tc_.has_value(), now);
   return Status::ok();
 }
 
@@ -334,7 +341,10 @@ void Replica::local_timeout(uint64_t now) {
   deadline_ = now + round_timeout();
   set_timer(deadline_);
   if (timed_out_round_ == round_ && my_timeout_) {
-    // Still stuck: say it again in case the first one was lost.
+    // Still stuck: say it again in case the first one was lost, with what
+    // brought us into this round, so a replica that restarted without it
+    // can follow.
+    broadcast_sync_info();
     v1::ConsensusMessage msg;
     *msg.mutable_timeout() = *my_timeout_;
     broadcast(std::move(msg));
@@ -349,6 +359,7 @@ void Replica::local_timeout(uint64_t now) {
   my_timeout_ = make_timeout(validators_, key_, round_, high_qc_);
   ++stats_.timeouts_sent;
   timeouts_[round_][self_] = *my_timeout_;
+  broadcast_sync_info();
   v1::ConsensusMessage msg;
   *msg.mutable_timeout() = *my_timeout_;
   broadcast(std::move(msg));
@@ -389,6 +400,14 @@ void Replica::check_timeouts(uint64_t round, uint64_t now) {
   if (!tc) return;
   ++stats_.tcs_formed;
   process_tc(*tc, now);
+}
+
+void Replica::broadcast_sync_info() {
+  if (!last_tc_ || last_tc_->round() + 1 != round_) return;
+  v1::ConsensusMessage msg;
+  *msg.mutable_sync()->mutable_high_qc() = high_qc_;
+  *msg.mutable_sync()->mutable_last_tc() = *last_tc_;
+  broadcast(std::move(msg));
 }
 
 void Replica::handle_sync(size_t from, const v1::SyncInfo& s, uint64_t now) {
@@ -651,20 +670,33 @@ void Replica::handle_block_response(size_t from, const v1::BlockResponse& r, uin
     if (++count > config_.max_blocks_per_response) break;
     auto parsed = parse_block(as_bytes(cb.block()));
     if (!parsed) return reject();
-    if (known(parsed->id)) continue;
+    if (parsed->id == root_.id || parsed->header.height() <= root_.height) continue;  // already committed
     if (cb.has_commit_proof()) {
-      // A committed block: its proof alone makes it final for us.
+      // A committed block: its proof alone makes it final for us, whether or
+      // not we already hold it uncommitted in the tree.
       if (cb.commit_proof().header() != parsed->block.header() ||
           !verify_commit_proof(validators_, cb.commit_proof()).is_ok() || parsed->parent != root_.id) {
         return reject();
       }
-      auto node = insert_block(as_bytes(cb.block()), now);
-      if (!node) return reject();
-      Hash256 id = (*node)->id;
-      commit_node(**node, cb.commit_proof());
+      const Node* node = nullptr;
+      if (auto it = tree_.find(parsed->id); it != tree_.end()) {
+        node = &it->second;
+      } else {
+        auto inserted = insert_block(as_bytes(cb.block()), now);
+        if (!inserted) return reject();
+        node = *inserted;
+      }
+      Hash256 id = node->id;
+      commit_node(*node, cb.commit_proof());
       prune();
       progress = true;
       retry_waiting(id, now);
+      continue;
+    }
+    if (known(parsed->id)) {
+      if (cb.has_qc() && cb.qc().block_id() == hstr(parsed->id) && verify_qc(validators_, cb.qc()).is_ok()) {
+        process_qc(cb.qc(), from, now);
+      }
       continue;
     }
     const bool certified = cb.has_qc() && cb.qc().block_id() == hstr(parsed->id) &&
@@ -686,7 +718,11 @@ void Replica::handle_block_response(size_t from, const v1::BlockResponse& r, uin
 
 // ------------------------------------------------------------------ effects
 
-void Replica::persist_safety() { emit(PersistSafety{safety_.state(), high_qc_}); }
+void Replica::persist_safety() {
+  std::optional<v1::TimeoutCert> tc;
+  if (last_tc_ && last_tc_->round() + 1 == round_) tc = last_tc_;
+  emit(PersistSafety{safety_.state(), high_qc_, std::move(tc)});
+}
 
 void Replica::set_timer(uint64_t deadline) { emit(SetTimer{deadline}); }
 

@@ -75,7 +75,8 @@ struct Broadcast {
 };
 struct PersistSafety {
   SafetyState state;
-  v1::QuorumCert high_qc;  // lets a restarted replica time out with what it knew
+  v1::QuorumCert high_qc;                 // lets a restarted replica time out with what it knew
+  std::optional<v1::TimeoutCert> last_tc; // the TC that opened the current round, if any
 };
 struct Commit {
   uint64_t height;
@@ -123,8 +124,11 @@ class Replica {
           CoreConfig config = {});
 
   // Loads the committed head and resumes from what the last PersistSafety
-  // wrote (a default SafetyState and genesis_qc() on first start).
-  Status start(const SafetyState& safety, const v1::QuorumCert& high_qc, uint64_t now);
+  // wrote (a default SafetyState and genesis_qc() on first start). With the
+  // persisted TC a replica that timed out a round before crashing can time
+  // out the next one too, even if every replica restarted at once.
+  Status start(const SafetyState& safety, const v1::QuorumCert& high_qc, uint64_t now,
+               const v1::TimeoutCert* last_tc = nullptr);
   // A message from validator `from` (already authenticated by the transport;
   // its contents are still checked). Bad input is counted and dropped.
   void on_message(size_t from, const v1::ConsensusMessage& msg, uint64_t now);
@@ -174,6 +178,7 @@ class Replica {
   void handle_vote(size_t from, const v1::Vote& v, uint64_t now);
   void handle_timeout(size_t from, const v1::TimeoutVote& t, uint64_t now);
   void handle_sync(size_t from, const v1::SyncInfo& s, uint64_t now);
+  void broadcast_sync_info();
   void handle_block_request(size_t from, const v1::BlockRequest& r);
   void handle_block_response(size_t from, const v1::BlockResponse& r, uint64_t now);
 

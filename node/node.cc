@@ -189,6 +189,7 @@ Status Node::run() {
   if (replica_) {
     consensus::SafetyState safety;
     cv1::QuorumCert high_qc = consensus::genesis_qc();
+    std::optional<cv1::TimeoutCert> last_tc;
     auto stored = store_->get(ledger::Column::kSafety, as_bytes(kSafetyKey));
     if (!stored) return stored.status();
     if (*stored) {
@@ -198,8 +199,9 @@ Status Node::run() {
       }
       safety = {rec.epoch(), rec.highest_vote_round(), rec.highest_qc_round()};
       high_qc = rec.high_qc();
+      if (rec.has_last_tc()) last_tc = rec.last_tc();
     }
-    PROV_RETURN_IF_ERROR(replica_->start(safety, high_qc, now_ms()));
+    PROV_RETURN_IF_ERROR(replica_->start(safety, high_qc, now_ms(), last_tc ? &*last_tc : nullptr));
     drain_effects();
   }
   {
@@ -340,6 +342,7 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   rec.set_highest_vote_round(p.state.highest_vote_round);
   rec.set_highest_qc_round(p.state.highest_qc_round);
   *rec.mutable_high_qc() = p.high_qc;
+  if (p.last_tc) *rec.mutable_last_tc() = *p.last_tc;
   ledger::WriteSet w;
   w.put(ledger::Column::kSafety, as_bytes(kSafetyKey), as_bytes(rec.SerializeAsString()));
   return store_->apply(w, /*sync=*/true);
