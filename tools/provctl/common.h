@@ -79,5 +79,6 @@ void add_key_commands(CLI::App& app, Context& ctx);
 void add_genesis_commands(CLI::App& app, Context& ctx);
 void add_home_commands(CLI::App& app, Context& ctx);
 void add_anchor_command(CLI::App& app, Context& ctx);
+void add_tx_commands(CLI::App& app, Context& ctx);
 
 }  // namespace prov::provctl

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   prov::provctl::add_genesis_commands(app, ctx);
   prov::provctl::add_home_commands(app, ctx);
   prov::provctl::add_anchor_command(app, ctx);
+  prov::provctl::add_tx_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

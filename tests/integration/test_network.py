@@ -1,0 +1,445 @@
+"""Integration tests: real provd processes, real RocksDB, real sockets on 127.0.0.1.
+
+Each test case starts its own 4-validator network (harness.LocalNet) in a
+temporary directory on free ports and kills it afterwards, also on failure.
+Run through CTest (`ctest -L integration`) or directly:
+
+    python3 tests/integration/run.py --provd build/node/provd --provctl build/tools/provctl [TestName ...]
+
+Bounds on time assert behaviour, not performance (tools/bench net measures
+that): they are generous so a loaded 2-core CI machine passes.
+"""
+
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+import unittest
+
+import harness
+from harness import LocalNet, wait_for, http
+
+PROVD = os.environ.get("PROVD", "")
+PROVCTL = os.environ.get("PROVCTL", "")
+
+# Generous behavioural bounds (seconds).
+ANCHOR_LATENCY_MAX_S = 10.0
+CATCH_UP_MAX_S = 60.0
+STALL_WINDOW_S = 3.0
+
+
+def write_file(directory, name, content):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(content)
+    return path
+
+
+class NetTest(unittest.TestCase):
+    """Starts a fresh network per test; dumps the node logs when a test fails."""
+
+    validators = 4
+    observers = 0
+
+    def setUp(self):
+        self.assertTrue(PROVD and PROVCTL, "PROVD and PROVCTL must name the binaries")
+        self.net = LocalNet(PROVD, PROVCTL, validators=self.validators, observers=self.observers)
+        self.files = os.path.join(self.net.root, "files")
+        os.makedirs(self.files)
+        try:
+            self.net.start()
+        except BaseException:
+            print(self.net.logs(), flush=True)
+            self.net.close()
+            raise
+
+    def tearDown(self):
+        if self._failed():
+            print(f"\n==== node logs of {self.id()} (root {self.net.root})\n{self.net.logs(40)}", flush=True)
+        self.net.close()
+
+    def _failed(self):
+        # Python >= 3.11 reports failures to the result before tearDown; older ones keep them in _outcome.
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None:
+            return False
+        if any(err for _, err in getattr(outcome, "errors", [])):
+            return True
+        result = getattr(outcome, "result", None)
+        return any(t is self for t, _ in getattr(result, "failures", []) + getattr(result, "errors", []))
+
+    def anchor_ok(self, name, dataset):
+        path = write_file(self.files, name, f"content of {name} {time.time_ns()}\n")
+        t0 = time.monotonic()
+        rc, out, err = self.net.anchor(path, dataset)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 0, f"anchor {name}: {out} {err}")
+        return out, elapsed, path
+
+
+class LoadGenerator:
+    """Threads that anchor small distinct files with `provctl anchor` (waiting for commit) until stopped.
+
+    Records every anchor that reported success (tx hash and entry index) and counts failures;
+    failures are expected while nodes die (the node that held the request is gone).
+    """
+
+    def __init__(self, net, directory, threads=2, prefix="load"):
+        self.net = net
+        self.dir = directory
+        self.prefix = prefix
+        self.ok = []
+        self.failed = 0
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in range(threads)]
+
+    def _run(self, t):
+        i = 0
+        while not self.stop_event.is_set():
+            name = f"{self.prefix}-{t}-{i}"
+            path = write_file(self.dir, name, f"{name} {time.time_ns()}\n")
+            rc, out, _ = self.net.anchor(path, f"demo/{name}")
+            with self.lock:
+                if rc == 0 and isinstance(out, dict) and out.get("ok"):
+                    self.ok.append((out["tx_hash"], out["entry_index"]))
+                else:
+                    self.failed += 1
+            i += 1
+
+    def successes(self):
+        with self.lock:
+            return len(self.ok)
+
+    def __enter__(self):
+        for th in self.threads:
+            th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        for th in self.threads:
+            th.join(timeout=90)
+
+
+class TestCommit(NetTest):
+    """(a) four validators commit, and an anchored file gets a verified receipt."""
+
+    def test_four_validators_commit_and_anchor_gets_receipt(self):
+        h0 = max(self.net.heights().values())
+        self.net.wait_height(h0 + 3)
+        out, elapsed, path = self.anchor_ok("hello.txt", "demo/hello")
+        self.assertTrue(out["ok"])
+        self.assertEqual(out["version"], 1)
+        self.assertGreaterEqual(out["signatures"], 3)
+        receipt = path + ".tlog-proof"
+        self.assertTrue(os.path.exists(receipt))
+        with open(receipt) as f:
+            self.assertTrue(f.read().startswith("c2sp.org/tlog-proof@v1\n"))
+        self.assertLess(elapsed, ANCHOR_LATENCY_MAX_S)
+        self.net.wait_log_size(1)
+        s = self.net.agree()
+        self.assertGreaterEqual(s["log_size"], 1)
+        for n in self.net.validators:
+            wait_for(f"{n.name} to serve a checkpoint of size >= 1",
+                     lambda n=n: (n.checkpoint() or (0,))[0] >= 1, 15)
+        self.net.checkpoints_agree()
+        # The served checkpoint is cosigned by at least q = 3 validators.
+        _, _, note = self.net.validators[0].checkpoint()
+        self.assertGreaterEqual(note.count("\n\u2014 validator-"), 3, note)
+
+
+class TestCrashRestart(NetTest):
+    """(b) a validator killed with SIGKILL under load restarts, catches up; nothing committed is lost."""
+
+    def test_sigkill_under_load_then_restart_catches_up(self):
+        victim = self.net.validators[0]  # the first node in the home: it receives the load
+        others = self.net.validators[1:]
+        with LoadGenerator(self.net, self.files, threads=2) as load:
+            wait_for("5 anchors under load", lambda: load.successes() >= 5, 60)
+            victim.kill()
+            killed_at = load.successes()
+            # The others keep committing while it is down (provctl fails over).
+            wait_for("5 more anchors with a validator down", lambda: load.successes() >= killed_at + 5, 60)
+            target = max(n.height() for n in others)
+            victim.start()
+            wait_for(f"{victim.name} to answer again", lambda: victim.running() and victim.status(), 30)
+            wait_for(f"{victim.name} to catch up to height {target}",
+                     lambda: victim.height() >= target, CATCH_UP_MAX_S)
+            wait_for("3 anchors after the restart", lambda: load.successes() >= killed_at + 8, 60)
+        ok = list(load.ok)
+        print(f"anchors: {len(ok)} committed, {load.failed} failed (around the kill)")
+        self.net.wait_log_size(max(idx for _, idx in ok) + 1, timeout_s=30)
+        final = self.net.agree()
+        self.assertGreaterEqual(final["log_size"], len(ok), "committed anchors lost")
+        self.assertEqual(len({idx for _, idx in ok}), len(ok), "two anchors reported the same entry index")
+        self.assertTrue(all(idx < final["log_size"] for _, idx in ok))
+        self.net.checkpoints_agree()
+        # Every anchor that reported success is in every node's ledger, at the index it was given.
+        hashes = os.path.join(self.net.root, "hashes.txt")
+        with open(hashes, "w") as f:
+            f.write("".join(h + "\n" for h, _ in ok))
+        want = {h: idx for h, idx in ok}
+        for n in self.net.validators:
+            rc, out, err = self.net.ctl("tx", "find", "--hashes-file", hashes, "--node", n.url,
+                                        home=self.net.dir, check=False)
+            self.assertEqual(rc, 0, f"{n.name}: {out} {err}")
+            got = {e["tx_hash"]: e["entry_index"] for e in out["found"]}
+            self.assertEqual(got, want, f"{n.name} disagrees on entry indexes")
+
+
+class TestObserver(NetTest):
+    """(c) an observer in the genesis, started later from the genesis alone, syncs to the validators."""
+
+    observers = 1
+
+    def validator_block_hash(self, height):
+        """The hash of block `height` as a validator that has committed it reports it."""
+        def find():
+            for n in self.net.validators:
+                s = n.status()
+                if s["height"] >= height:
+                    return self.net.block_hash(n, height, s)
+            return None
+        return wait_for(f"a validator at height {height}", find, 15)
+
+    def test_observer_joins_late_and_syncs(self):
+        obs = self.net.observers[0]
+        for i in range(3):
+            self.anchor_ok(f"f{i}", f"demo/f{i}")
+        v = self.net.validators
+        self.net.wait_height(max(n.height() for n in v) + 5, nodes=v)
+        target = max(n.height() for n in v)
+        obs.start()
+        wait_for(f"{obs.name} to sync to height {target}", lambda: obs.running() and obs.height() >= target,
+                 CATCH_UP_MAX_S)
+        s_obs = obs.status()
+        s_val = v[0].status()
+        self.assertEqual(s_obs["log_size"], s_val["log_size"])
+        self.assertEqual(s_obs["log_root"], s_val["log_root"])
+        # The observer's head block is the validators' block at that height.
+        self.assertEqual(self.validator_block_hash(s_obs["height"]), s_obs["last_block_hash"])
+        self.assertGreater(obs.metrics().get("provd_sync_blocks_total", 0), 0)
+        # It keeps following: a new anchor reaches it.
+        self.anchor_ok("after", "demo/after")
+        size = v[0].status()["log_size"]
+        wait_for(f"{obs.name} to follow to log size {size}", lambda: obs.status()["log_size"] >= size, 30)
+        s_obs = obs.status()
+        self.assertEqual(self.validator_block_hash(s_obs["height"]), s_obs["last_block_hash"])
+        self.net.checkpoints_agree()
+
+
+class TestFDown(NetTest):
+    """(d) with f = 1 validator down the others keep committing with low latency."""
+
+    def test_one_down_keeps_committing(self):
+        down = self.net.validators[2]
+        down.kill()
+        alive = [n for n in self.net.validators if n is not down]
+        h0 = max(n.height() for n in alive)
+        latencies = []
+        for i in range(6):
+            _, elapsed, _ = self.anchor_ok(f"d{i}", f"demo/d{i}")
+            latencies.append(elapsed)
+        print("anchor latencies with one validator down (s):", [round(x, 3) for x in latencies])
+        self.assertLess(max(latencies), ANCHOR_LATENCY_MAX_S)
+        self.net.wait_height(h0 + 5, nodes=alive)
+        self.net.wait_log_size(6, nodes=alive)
+        s = self.net.agree(alive)
+        self.assertGreaterEqual(s["log_size"], 6)
+
+
+class TestFPlusOneDown(NetTest):
+    """(e) with f + 1 = 2 validators down the network stalls without divergence and resumes."""
+
+    def test_two_down_stalls_then_resumes(self):
+        a, b, c, d = self.net.validators
+        c.kill()
+        d.kill()
+        alive = [a, b]
+
+        # Stalled: the heights stop moving (the last pipelined commit may still land).
+        def stable(window_s=1.0):
+            first = self.net.heights(alive)
+            deadline = time.monotonic() + window_s
+            while time.monotonic() < deadline:
+                if self.net.heights(alive) != first:
+                    return None
+                time.sleep(harness.POLL_S)
+            return first
+        stalled = wait_for("the two remaining validators to stop committing", stable, 20, interval_s=0)
+        # A transaction is still admitted, but not committed while the quorum is missing.
+        path = write_file(self.files, "pending", "pending\n")
+        rc, out, err = self.net.anchor(path, "demo/pending", wait=False)
+        self.assertEqual(rc, 0, f"{out} {err}")
+        size_before = {n.name: n.status()["log_size"] for n in alive}
+        deadline = time.monotonic() + STALL_WINDOW_S
+        while time.monotonic() < deadline:
+            self.assertEqual(self.net.heights(alive), stalled, "committed without a quorum")
+            time.sleep(harness.POLL_S)
+        self.assertEqual({n.name: n.status()["log_size"] for n in alive}, size_before)
+        self.net.checkpoints_agree(alive)
+        # No divergence: the same block at the lower of the two heights (they may differ by the last
+        # commit, whose quorum certificate only the round's leader saw).
+        self.net.agree(alive)
+        # They return: the network resumes, commits the pending transaction, and all four agree.
+        c.start()
+        d.start()
+        top = max(stalled.values())
+        self.net.wait_height(top + 3, nodes=self.net.validators, timeout_s=60)
+        self.net.wait_log_size(max(size_before.values()) + 1, nodes=self.net.validators, timeout_s=30)
+        self.net.agree(self.net.validators)
+        self.net.checkpoints_agree(self.net.validators)
+
+
+def peer_dropped(node):
+    m = node.metrics()
+    return {k.split('"')[1]: v for k, v in m.items() if k.startswith("provd_peer_dropped_total{")}
+
+
+def send_raw(port, data, read=False, timeout=5.0):
+    """Connects, sends `data`, half-closes; returns what the server answered (if read) until it closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        if data:
+            s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            try:
+                c = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not c:
+                break
+            chunks.append(c)
+            if not read:
+                continue
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+class TestGarbage(NetTest):
+    """(f) garbage, oversized length prefixes and truncated frames on the peer and API ports."""
+
+    def test_garbage_on_peer_and_api_ports(self):
+        target = self.net.validators[1]
+        before = peer_dropped(target)
+        api_before = target.metrics().get("prov_api_parse_errors_total", 0)
+        h0 = target.height()
+        hello_len = 37 + len("localnet")
+        cases = [
+            ("oversized", b"\xff\xff\xff\xff" + b"\x00" * 64),               # hello length 4 GiB
+            ("oversized", struct.pack(">I", 293) + b"\x00" * 293),            # just over the hello bound
+            ("garbage", struct.pack(">I", hello_len) + b"\x00\x00\x00\x01"),  # truncated hello
+            ("garbage", b"\x00\x00"),                                        # truncated length prefix
+            ("garbage", os.urandom(3) + b"\x00"),                            # random, then EOF
+            ("rejected", struct.pack(">IIB", hello_len, 99, 8) + b"localnet" + os.urandom(32)),  # wrong version
+        ]
+        for _, data in cases:
+            send_raw(target.p2p_port, data)
+        # A valid-looking hello that then sends a truncated auth frame: the node answers with its own
+        # hello and auth; ours is cut off after the length prefix.
+        send_raw(target.p2p_port, struct.pack(">IIB", hello_len, 1, 8) + b"localnet" + os.urandom(32)
+                 + struct.pack(">I", 112) + b"\x01" * 10)
+        # A truncated data frame: an absurd frame length after the same hello.
+        send_raw(target.p2p_port, struct.pack(">IIB", hello_len, 1, 8) + b"localnet" + os.urandom(32)
+                 + b"\xff\xff\xff\xff")
+
+        want = {"oversized": 2, "garbage": 3, "rejected": 1}
+
+        def counted():
+            now = peer_dropped(target)
+            got = {k: now.get(k, 0) - before.get(k, 0) for k in want}
+            return got if all(got[k] >= n for k, n in want.items()) else None
+        got = wait_for("the peer drops to be counted", counted, 15)
+        total = sum(peer_dropped(target).values()) - sum(before.values())
+        self.assertGreaterEqual(total, len(cases) + 2, f"dropped counters rose by {total}: {got}")
+
+        # API port: malformed HTTP gets 4xx and the server keeps serving.
+        for raw, want_status in [
+            (b"GARBAGE\r\n\r\n", 400),
+            (b"\x00\x01\x02\x03\xff\xfe\r\n\r\n", 400),
+            (b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+             b"Content-Length: 4294967295\r\n\r\nabc", 413),
+            (b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+            (b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 9\r\n\r\n{not json", 400),
+        ]:
+            answer = send_raw(target.api_port, raw, read=True)
+            status_line = answer.split(b"\r\n", 1)[0]
+            self.assertTrue(status_line.startswith(b"HTTP/1.1 4"), f"{raw[:40]!r} -> {answer[:200]!r}")
+            self.assertIn(str(want_status).encode(), status_line, f"{raw[:40]!r} -> {status_line!r}")
+        send_raw(target.api_port, b"GET /v1/stat")  # truncated request, then EOF
+        code, _, body = http("POST", target.url + "/v1/transactions", body=os.urandom(200),
+                             headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(code, 400, body)
+        self.assertGreater(target.metrics().get("prov_api_parse_errors_total", 0), api_before)
+
+        # The node is up, still connected to its peers, and the network keeps committing through it.
+        self.assertTrue(target.running())
+        self.assertEqual(target.status()["peers_connected"], 3)
+        self.net.wait_height(h0 + 3, nodes=[target])
+        self.anchor_ok("after-garbage", "demo/after-garbage")
+        self.net.agree()
+
+
+class TestUnknownKey(NetTest):
+    """(g) a key outside the validator set is refused at startup and at the handshake."""
+
+    def test_unknown_key_refused(self):
+        net = self.net
+        # 1. A provd whose key is in no genesis refuses to start, saying why.
+        d = os.path.join(net.root, "stranger")
+        os.makedirs(d, mode=0o700)
+        net.ctl("keygen", "--name", "stranger", "--out", os.path.join(d, "node.key"))
+        stranger = harness.Node(net, 99, "stranger", d, harness.free_port(), harness.free_port())
+        stranger.write_config(genesis=os.path.join(net.dir, "genesis.json"))
+        stranger.start()
+        rc = stranger.proc.wait(timeout=30)
+        harness._live_procs.discard(stranger.proc)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("neither a validator nor an observer", stranger.log_tail())
+
+        # 2. A node of another network with the same chain id (other keys) dials our validators:
+        #    the handshake completes cryptographically, then the key is refused.
+        before = {n.name: peer_dropped(n).get("unknown_key", 0) for n in net.validators}
+        h0 = max(net.heights().values())
+        other = LocalNet(PROVD, PROVCTL, validators=4, observers=0, root=os.path.join(net.root, "other"))
+        try:
+            # Its genesis names our validators' peer addresses for its own validator keys.
+            gpath = os.path.join(other.dir, "genesis.json")
+            import json
+            with open(gpath) as f:
+                g = json.load(f)
+            for i, v in enumerate(g["validators"]):
+                v["address"] = f"127.0.0.1:{net.validators[i].p2p_port}"
+            with open(gpath, "w") as f:
+                json.dump(g, f)
+            intruder_dir = os.path.join(other.dir, "intruder")
+            os.makedirs(intruder_dir, mode=0o700)
+            other.ctl("keygen", "--name", "intruder", "--out", os.path.join(intruder_dir, "node.key"))
+            other.ctl("genesis", "add-observer", "--genesis", gpath, "--name", "intruder", "--key-file",
+                      os.path.join(intruder_dir, "node.key"), "--address", f"127.0.0.1:{harness.free_port()}")
+            intruder = harness.Node(other, 1, "intruder", intruder_dir, harness.free_port(), harness.free_port())
+            intruder.write_config()
+            other.nodes = [intruder]
+            intruder.start()
+
+            def refused():
+                if not intruder.running():
+                    raise AssertionError(f"intruder exited: {intruder.log_tail()}")
+                now = {n.name: peer_dropped(n).get("unknown_key", 0) for n in net.validators}
+                return all(now[k] > before[k] for k in now) and now
+            wait_for("every validator to refuse the intruder's key", refused, 30)
+            self.assertEqual(intruder.status()["peers_connected"], 0)
+            self.assertEqual(intruder.status()["height"], 0)
+        finally:
+            other.close()
+        for n in net.validators:
+            self.assertEqual(n.status()["peers_connected"], 3, n.name)
+        net.wait_height(h0 + 3)
+        net.agree()
