@@ -36,7 +36,7 @@ struct NodeConfig {
   size_t block_cache_bytes = 64u << 20;
   size_t write_buffer_bytes = 64u << 20;
   size_t api_max_connections = 256;
-  size_t api_max_body_bytes = 1u << 20;
+  size_t api_max_body_bytes = 2u << 20;     // a 1 MiB transaction as base64 JSON fits
   std::string log_level = "info";            // error | warn | info | debug
 };
 
