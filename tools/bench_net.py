@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""tools/bench net: a 4-validator localnet under load (docs/benchmarks.md, "Network").
+
+    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--keep]
+
+1. Measures this machine's Ed25519 verification rate (`provbench crypto`) and
+   the signature ceiling: cores x verifications/s / validators (every node
+   verifies every transaction once).
+2. Starts its own localnet in a temporary directory on free ports
+   (tests/integration/harness.py: process groups, killed on exit, on
+   SIGINT/SIGTERM and on errors).
+3. Pre-signs anchor transactions (`provctl tx anchor-batch`), so the load
+   generator holds no key and spends no time signing.
+4. Maximum load: C keep-alive connections (spread over P processes,
+   round-robin over the nodes) POST raw transactions as fast as the nodes
+   take them for S seconds. committed_tx_per_s is the growth of /v1/status
+   log_size over the last 3/4 of that window (the first quarter warms up).
+5. Half load: the same connections pace submissions at half the measured
+   committed rate for S/2 seconds while sampler threads submit with
+   wait=true; latency is submit -> answer, i.e. committed *and* covered by a
+   cosigned checkpoint (the receipt is ready), an upper bound of the commit
+   latency.
+6. cpu_percent_per_node from /proc/<pid>/stat (utime + stime) over the
+   maximum-load window; 100 = one core. The load generator's own CPU is
+   reported too: it shares the machine's cores with the nodes.
+
+Prints one JSON object (--json) or a readable summary. Standard library only.
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import harness  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(f"bench net: {msg}", file=sys.stderr, flush=True)
+
+
+def signature_ceiling(provbench, validators):
+    out = subprocess.run([provbench, "crypto", "--json", "--seconds", "1"], capture_output=True, text=True,
+                         check=True, timeout=300).stdout
+    r = json.loads(out)
+    cores = int(r["cores"])
+    verify = float(r["ed25519_verify_per_s"])
+    return cores, verify, cores * verify / validators
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+
+
+def submit(conn, tx, wait=False):
+    path = "/v1/transactions?wait=true&timeout_ms=30000" if wait else "/v1/transactions"
+    conn.request("POST", path, body=tx, headers={"Content-Type": "application/octet-stream"})
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+# ------------------------------------------------------------ load workers
+
+def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, out_q):
+    """One load process: `threads` connections submitting `txs` (a list of bytes) between
+    start_at and stop_at (time.time()), as fast as possible or paced at rate_per_s in total."""
+    counts = {"sent": 0, "accepted": 0, "busy": 0, "other": 0, "errors": 0}
+    lock = threading.Lock()
+    cursor = [0]
+
+    def next_tx():
+        with lock:
+            i = cursor[0]
+            if i >= len(txs):
+                return None
+            cursor[0] += 1
+            return txs[i]
+
+    def run(t):
+        port = ports[(idx * threads + t) % len(ports)]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local = {k: 0 for k in counts}
+        per_thread = rate_per_s / threads if rate_per_s else 0
+        k = 0
+        now = time.time()
+        if now < start_at:
+            time.sleep(start_at - now)
+        t0 = time.time()
+        retry = None
+        while time.time() < stop_at:
+            if per_thread:
+                due = t0 + k / per_thread
+                delay = due - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            tx = retry or next_tx()
+            retry = None
+            if tx is None:
+                break
+            try:
+                st = submit(conn, tx)
+            except (OSError, http.client.HTTPException):
+                local["errors"] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            local["sent"] += 1
+            k += 1
+            if st in (200, 202):
+                local["accepted"] += 1
+            elif st in (429, 503):
+                local["busy"] += 1
+                retry = tx  # the node is full: offer the same transaction again
+                time.sleep(0.005)
+            else:
+                local["other"] += 1
+        conn.close()
+        with lock:
+            for key in counts:
+                counts[key] += local[key]
+
+    ths = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    out_q.put(counts)
+
+
+def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0):
+    """Starts `procs` load processes; returns a function that joins them and sums their counts."""
+    q = mp.Queue()
+    per = (len(txs) + procs - 1) // procs
+    ps = []
+    for i in range(procs):
+        p = mp.Process(target=worker_proc, daemon=True,
+                       args=(i, ports, txs[i * per:(i + 1) * per], threads, start_at, stop_at,
+                             rate_per_s / procs, q))
+        p.start()
+        ps.append(p)
+
+    def join():
+        total = {}
+        for _ in ps:
+            for k, v in q.get(timeout=120).items():
+                total[k] = total.get(k, 0) + v
+        for p in ps:
+            p.join(timeout=30)
+        return total
+    return join
+
+
+def sample_latency(ports, txs, samplers, stop_at):
+    """Sampler threads submitting with wait=true one at a time; returns latencies in ms."""
+    lat = []
+    lock = threading.Lock()
+    cursor = [0]
+
+    def run(t):
+        conn = http.client.HTTPConnection("127.0.0.1", ports[t % len(ports)], timeout=40)
+        while time.time() < stop_at:
+            with lock:
+                if cursor[0] >= len(txs):
+                    return
+                tx = txs[cursor[0]]
+                cursor[0] += 1
+            t0 = time.perf_counter()
+            try:
+                st = submit(conn, tx, wait=True)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", ports[t % len(ports)], timeout=40)
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            if st == 200:
+                with lock:
+                    lat.append(ms)
+        conn.close()
+
+    ths = [threading.Thread(target=run, args=(t,)) for t in range(samplers)]
+    for th in ths:
+        th.start()
+    return ths, lat
+
+
+def percentile(xs, p):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(p / 100 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def log_size(node):
+    return node.status()["log_size"]
+
+
+def wait_drained(nodes, timeout_s=60):
+    """Until every mempool is empty (bounded); returns the seconds it took, or None on timeout."""
+    t0 = time.monotonic()
+    try:
+        harness.wait_for("the mempools to drain", lambda: all(n.status()["mempool_txs"] == 0 for n in nodes),
+                         timeout_s, interval_s=0.1)
+        return round(time.monotonic() - t0, 1)
+    except harness.Timeout:
+        log("mempools not drained after %d s: %s" % (timeout_s, [(n.name, n.status()["mempool_txs"],
+                                                                  n.status()["log_size"]) for n in nodes]))
+        return None
+
+
+# ------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(prog="tools/bench net", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds of maximum load (half load: half of it)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--validators", type=int, default=4)
+    ap.add_argument("--connections", type=int, default=8, help="concurrent submitting connections")
+    ap.add_argument("--procs", type=int, default=2, help="load generator processes (the connections are split)")
+    ap.add_argument("--samplers", type=int, default=4, help="wait=true latency samplers at half load")
+    ap.add_argument("--max-txs", type=int, default=400000, help="upper bound of pre-signed transactions")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--log-level", default="", help="provd log_level (debug logs every commit)")
+    args = ap.parse_args()
+    if not (1 <= args.duration <= 3600):
+        ap.error("--duration must be 1..3600")
+    build = os.environ.get("PROV_BUILD_DIR", os.path.join(ROOT, "build"))
+    provd = os.path.join(build, "node", "provd")
+    provctl = os.path.join(build, "tools", "provctl")
+    provbench = os.path.join(build, "tools", "provbench")
+    for p in (provd, provctl, provbench):
+        if not os.access(p, os.X_OK):
+            ap.error(f"{p} is missing: build it (tools/build --target provd provctl provbench)")
+    if args.keep:
+        os.environ["PROV_IT_KEEP"] = "1"
+
+    cores, verify_per_s, ceiling = signature_ceiling(provbench, args.validators)
+    log(f"{cores} cores x {verify_per_s:.0f} verifications/s / {args.validators} validators: "
+        f"ceiling {ceiling:.0f} tx/s")
+
+    net = harness.LocalNet(provd, provctl, validators=args.validators)
+    try:
+        # Sign enough for the maximum-load phase at twice the ceiling, the half-load phase and the samplers.
+        n_max = int(min(args.max_txs, max(2000, 2 * ceiling * args.duration)))
+        n_half = int(min(args.max_txs, max(1000, ceiling * args.duration / 2)))
+        n_sample = 20000
+        total = n_max + n_half + n_sample
+        txfile = os.path.join(net.root, "txs.b64")
+        t0 = time.monotonic()
+        net.ctl("tx", "anchor-batch", "--count", str(total), "--dataset-prefix", "demo/bench-", "--out", txfile,
+                home=net.dir, timeout=600)
+        with open(txfile) as f:
+            txs = [base64.b64decode(line) for line in f]
+        log(f"pre-signed {len(txs)} transactions in {time.monotonic() - t0:.1f} s "
+            f"({sum(map(len, txs)) / len(txs):.0f} bytes each)")
+        max_txs, half_txs, sample_txs = txs[:n_max], txs[n_max:n_max + n_half], txs[n_max + n_half:]
+
+        if args.log_level:
+            for n in net.validators:
+                with open(os.path.join(n.dir, "provd.conf"), "a") as f:
+                    f.write(f"log_level = {args.log_level}\n")
+        net.start()
+        log(f"localnet in {net.root}, API ports {[n.api_port for n in net.validators]}")
+        nodes = net.validators
+        ports = [n.api_port for n in nodes]
+        pids = [n.proc.pid for n in nodes]
+
+        # ---- maximum load
+        log(f"maximum load for {args.duration:.0f} s over {args.connections} connections")
+        threads = max(1, args.connections // args.procs)
+        start_at = time.time() + 1.0
+        stop_at = start_at + args.duration
+        gen0 = os.times()
+        join = run_load(ports, max_txs, args.procs, threads, start_at, stop_at)
+        warm = start_at + args.duration / 4
+        harness.wait_for("the warm-up to end", lambda: time.time() >= warm, args.duration + 10, interval_s=0.05)
+        st0, m0 = nodes[0].status(), nodes[0].metrics()
+        size0, t_size0 = st0["log_size"], time.time()
+        ticks0 = [cpu_ticks(p) for p in pids]
+        harness.wait_for("the load window to end", lambda: time.time() >= stop_at, args.duration + 10,
+                         interval_s=0.05)
+        st1, m1 = nodes[0].status(), nodes[0].metrics()
+        size1, t_size1 = st1["log_size"], time.time()
+        ticks1 = [cpu_ticks(p) for p in pids]
+        counts_max = join()
+        gen1 = os.times()
+        window = t_size1 - t_size0
+        committed_per_s = (size1 - size0) / window
+        blocks = st1["height"] - st0["height"]
+        shape = {
+            "blocks_per_s": round(blocks / window, 2),
+            "txs_per_block": round((size1 - size0) / blocks, 1) if blocks else None,
+            "rounds_per_s": round((st1["round"] - st0["round"]) / window, 2),
+            "round_timeouts": int(m1.get("provd_consensus_timeouts_total", 0) - m0.get("provd_consensus_timeouts_total", 0)),
+            "mempool_txs_at_end": st1["mempool_txs"],
+        }
+        cpu = [round((b - a) / CLK_TCK / window * 100, 1) for a, b in zip(ticks0, ticks1)]
+        # The generator's processes are children: their CPU is in children_* once they have exited.
+        gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
+        log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
+        drain_s = wait_drained(nodes)
+        log(f"backlog drained in {drain_s} s")
+
+        # ---- half load with latency samples
+        half_rate = max(1.0, committed_per_s / 2)
+        half_s = max(2.0, args.duration / 2)
+        log(f"half load: {half_rate:.0f} tx/s for {half_s:.0f} s with {args.samplers} wait=true samplers")
+        start_at = time.time() + 0.5
+        stop_at = start_at + half_s
+        size_h0 = log_size(nodes[0])
+        join = run_load(ports, half_txs, args.procs, threads, start_at, stop_at, rate_per_s=half_rate)
+        harness.wait_for("the half-load phase to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
+        ths, lat = sample_latency(ports, sample_txs, args.samplers, stop_at)
+        for th in ths:
+            th.join(timeout=60)
+        counts_half = join()
+        wait_drained(nodes)
+        size_h1 = log_size(nodes[0])
+        half_committed_per_s = (size_h1 - size_h0) / half_s
+        heights = [n.status()["height"] for n in nodes]
+
+        result = {
+            "committed_tx_per_s": round(committed_per_s, 1),
+            "latency_ms_p50": round(percentile(lat, 50), 1) if lat else None,
+            "latency_ms_p99": round(percentile(lat, 99), 1) if lat else None,
+            "latency_ms_max": round(max(lat), 1) if lat else None,
+            "latency_samples": len(lat),
+            "cpu_percent_per_node": cpu,
+            "max_load_shape_node1": shape,
+            "load_generator_cpu_percent": gen_cpu,
+            "ceiling_tx_per_s": round(ceiling, 1),
+            "ratio_to_ceiling": round(committed_per_s / ceiling, 3),
+            "half_load_offered_tx_per_s": round(half_rate, 1),
+            "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
+            "cores": cores,
+            "ed25519_verify_per_s": round(verify_per_s, 1),
+            "validators": args.validators,
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "tx_bytes": round(sum(map(len, txs)) / len(txs)),
+            "submissions_max_load": counts_max,
+            "submissions_half_load": counts_half,
+            "final_heights": heights,
+        }
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for k, v in result.items():
+                print(f"{k:32} {v}")
+        return 0
+    finally:
+        net.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
