@@ -19,8 +19,14 @@ namespace prov::crypto {
 static_assert(sizeof(SHA256_CTX) <= 128, "Sha256::state_ too small");
 
 Hash256 sha256(ByteView data) {
+  // Not SHA256(): in OpenSSL 3 the one-shot call fetches the algorithm on
+  // every call (EVP_Q_digest), which costs more than hashing 64 bytes;
+  // Init/Update/Final does not (docs/benchmarks.md).
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
   Hash256 out;
-  SHA256(data.data(), data.size(), out.data());
+  SHA256_Final(out.data(), &ctx);
   return out;
 }
 
