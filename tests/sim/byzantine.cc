@@ -159,6 +159,16 @@ void ByzantineReplica::broadcast_proposal(const ConsensusMessage& msg, uint64_t 
       return;
     }
   }
+  if (config_.fork_ppm && rng_.chance_ppm(config_.selective_ppm)) {
+    // Only one peer hears this proposal (and so learns the QC it carries, and
+    // may commit with it); the others time out with an older high QC, which
+    // sets up the TC a following Byzantine leader forks from.
+    size_t lucky = rng_.index(n_ - 1);
+    if (lucky >= self_) ++lucky;
+    host_.faults().add(Fault::kWithhold);
+    send(lucky, msg, now);
+    return;
+  }
   if (n_ > 2 && rng_.chance_ppm(config_.equivocate_ppm)) {
     auto block = ledger::decode_block(as_bytes(p.block()), kMaxBlockBytes);
     auto header = block ? ledger::decode_header(as_bytes(block->header())) : Result<ledger::v1::BlockHeader>(block.status());

@@ -34,6 +34,7 @@ namespace prov::sim {
 struct ByzantineConfig {
   uint32_t equivocate_ppm = 500'000;   // per own proposal
   uint32_t fork_ppm = 0;               // per own proposal after a TC
+  uint32_t selective_ppm = 0;          // per own proposal: send it to one peer only
   uint32_t double_vote_ppm = 300'000;  // per own vote
   uint32_t unknown_vote_ppm = 100'000;
   uint32_t bad_signature_ppm = 100'000;

@@ -25,8 +25,10 @@ TEST_CASE("the simulator catches a core that ignores the lock") {
   for (uint64_t seed = 1; seed <= kMaxSeeds && !caught; ++seed, ++tried) {
     RunConfig c;
     c.seed = seed;
-    c.validators = 4;
-    c.byzantine = 1;
+    // n = 7 with two Byzantine replicas: one leader shows its proposal (and
+    // the QC in it) to a single peer, the next forks after the TC.
+    c.validators = 7;
+    c.byzantine = 2;
     c.scenario = Scenario::kFork;
     RunResult r = run_simulation(c);
     if (r.failure && is_safety(r.failure->checker)) caught = r;

@@ -206,6 +206,7 @@ Plan make_plan(const RunConfig& cfg, Scenario s, Rng& rng) {
       p.faulty = lossy;
       p.faulty.drop_ppm = 200'000;
       p.byz.fork_ppm = 1'000'000;
+      p.byz.selective_ppm = 500'000;
       p.byz.equivocate_ppm = 200'000;
       plan_partitions(p, n, rng, false);
       break;
@@ -239,6 +240,7 @@ class Simulation final : public ByzantineHost {
     ledger::MemoryKv kv;             // durable
     consensus::SafetyState safety;   // durable: the last PersistSafety executed
     consensus::v1::QuorumCert high_qc = consensus::genesis_qc();  // durable, with `safety`
+    std::optional<consensus::v1::TimeoutCert> last_tc;             // durable, with `safety`
     std::unique_ptr<Mempool> mempool;
     std::unique_ptr<consensus::Replica> core;
     std::unique_ptr<ByzantineReplica> byz;
@@ -429,6 +431,7 @@ void Simulation::execute(size_t i) {
     } else if (auto* p = std::get_if<consensus::PersistSafety>(&e)) {
       node.safety = p->state;
       node.high_qc = p->high_qc;
+      node.last_tc = p->last_tc;
     } else if (auto* c = std::get_if<consensus::Commit>(&e)) {
       execute_commit(i, *c);
     } else if (auto* t = std::get_if<consensus::SetTimer>(&e)) {
@@ -486,7 +489,7 @@ void Simulation::restart(size_t i) {
   if (!head) return checkers_.fail("restart", "replica " + std::to_string(i) + ": " + head.status().to_string(), now_);
   checkers_.on_restart(i, head->height, head->block_hash, now_);
   node.core = std::make_unique<consensus::Replica>(set_, validator_key(i), node.kv, *node.mempool, core_config_);
-  Status st = node.core->start(node.safety, node.high_qc, now_);
+  Status st = node.core->start(node.safety, node.high_qc, now_, node.last_tc ? &*node.last_tc : nullptr);
   if (!st.is_ok()) {
     return checkers_.fail("restart", "replica " + std::to_string(i) + ": start: " + st.to_string(), now_);
   }
@@ -645,7 +648,7 @@ RunResult Simulation::run() {
       push(std::move(act));
     } else {
       node.core = std::make_unique<consensus::Replica>(set_, validator_key(i), node.kv, *node.mempool, core_config_);
-      Status st = node.core->start(node.safety, node.high_qc, 0);
+      Status st = node.core->start(node.safety, node.high_qc, 0, node.last_tc ? &*node.last_tc : nullptr);
       if (!st.is_ok()) checkers_.fail("restart", "replica " + std::to_string(i) + ": start: " + st.to_string(), 0);
       execute(i);
       after_input(i);
