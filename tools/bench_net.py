@@ -328,7 +328,7 @@ def main():
         for th in ths:
             th.join(timeout=60)
         counts_half = join()
-        wait_drained(nodes)
+        wait_drained(nodes, timeout_s=20)
         size_h1 = log_size(nodes[0])
         half_committed_per_s = (size_h1 - size_h0) / half_s
         heights = [n.status()["height"] for n in nodes]
