@@ -16,6 +16,7 @@
 #include "ledger/registry.h"
 #include "ledger/tx.h"
 #include "node/api/api.pb.h"
+#include "tools/provctl/batch_cmd.h"
 #include "tools/provctl/client.h"
 #include "tools/provctl/common.h"
 #include "tools/provctl/home.h"
@@ -222,7 +223,10 @@ int run_anchor(const Context& ctx, const AnchorOptions& o) {
 void add_anchor_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<AnchorOptions>();
   CLI::App* cmd = app.add_subcommand("anchor", "anchor a dataset version by its SHA-256 and get a verified receipt");
-  cmd->add_option("file", o->file, "the file to anchor (streamed, never uploaded)")->required();
+  cmd->add_option("file", o->file, "the file to anchor (streamed, never uploaded); not with --batch");
+  auto batch = std::make_shared<BatchAnchorArgs>();
+  cmd->add_option("--batch", batch->batch_file, "anchor the records of this NDJSON file as one batch (docs/receipts.md)");
+  cmd->add_option("--proofs", batch->proofs_dir, "with --batch: directory for per-record proofs (default FILE.proofs)");
   cmd->add_option("--dataset", o->dataset, "dataset id NS/NAME in your agency's namespace")->required();
   cmd->add_option("--version", o->version, "explicit version (default: latest + 1)");
   cmd->add_option("--derived-from", o->derived_from, "a source dataset version NS/NAME@V (repeatable)");
@@ -235,8 +239,23 @@ void add_anchor_command(CLI::App& app, Context& ctx) {
       "Example:\n"
       "  PROV_HOME=./localnet provctl anchor sales-2024.csv --dataset demo/sales --meta source=erp\n"
       "  provctl anchor model.parquet --dataset demo/model --derived-from demo/sales@3 --json\n"
+      "  provctl anchor --batch records.ndjson --dataset demo/records\n"
       "Writes FILE.tlog-proof (a C2SP tlog-proof) after checking it against the home's genesis.json.");
-  cmd->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_anchor(ctx, *o); }; });
+  cmd->callback([&ctx, o, batch] {
+    ctx.run = [&ctx, o, batch] {
+      if (batch->batch_file.empty() == o->file.empty())
+        return usage_error(ctx, "give either FILE or --batch FILE.ndjson");
+      if (batch->batch_file.empty()) return run_anchor(ctx, *o);
+      batch->dataset = o->dataset;
+      batch->version = o->version;
+      batch->derived_from = o->derived_from;
+      batch->meta = o->meta;
+      batch->media_type = o->media_type;
+      batch->receipt = o->receipt;
+      batch->passphrase = o->passphrase;
+      return run_anchor_batch(ctx, *batch);
+    };
+  });
 }
 
 }  // namespace prov::provctl

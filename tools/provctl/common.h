@@ -80,5 +80,12 @@ void add_genesis_commands(CLI::App& app, Context& ctx);
 void add_home_commands(CLI::App& app, Context& ctx);
 void add_anchor_command(CLI::App& app, Context& ctx);
 void add_tx_commands(CLI::App& app, Context& ctx);
+// Reading and verifying verbs (verified.h).
+void add_receipt_commands(CLI::App& app, Context& ctx);
+void add_checkpoint_commands(CLI::App& app, Context& ctx);
+void add_verify_command(CLI::App& app, Context& ctx);
+void add_query_commands(CLI::App& app, Context& ctx);
+void add_access_command(CLI::App& app, Context& ctx);
+void add_audit_command(CLI::App& app, Context& ctx);
 
 }  // namespace prov::provctl

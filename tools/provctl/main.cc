@@ -28,6 +28,12 @@ int main(int argc, char** argv) {
   prov::provctl::add_home_commands(app, ctx);
   prov::provctl::add_anchor_command(app, ctx);
   prov::provctl::add_tx_commands(app, ctx);
+  prov::provctl::add_receipt_commands(app, ctx);
+  prov::provctl::add_checkpoint_commands(app, ctx);
+  prov::provctl::add_verify_command(app, ctx);
+  prov::provctl::add_query_commands(app, ctx);
+  prov::provctl::add_access_command(app, ctx);
+  prov::provctl::add_audit_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
