@@ -25,6 +25,29 @@ struct ReceiptVerifyOptions {
 // Whatever is longer than a batch proof can be is not one.
 constexpr size_t kMaxProofFileBytes = crypto::note::kMaxTlogProofBytes + 64 * 1024;
 
+// When no genesis validator signed: say whether the signers merely share
+// names with ours (another network, e.g. another localnet) — the usual cause.
+std::string foreign_hint(std::string_view proof_text, const ledger::v1::Genesis& genesis) {
+  size_t blank = proof_text.find("\n\n");
+  if (blank == std::string_view::npos) return "";
+  auto note = crypto::note::parse_note(proof_text.substr(blank + 2));
+  if (!note) return "";
+  size_t same_name = 0;
+  for (const auto& sig : note->signatures)
+    for (const auto& v : genesis.validators())
+      if (v.name() == sig.name) ++same_name;
+  std::vector<crypto::note::NoteVerifier> known;
+  for (const auto& v : genesis.validators()) {
+    auto verifier = crypto::note::NoteVerifier::create(v.name(), PublicKey::from(as_bytes(v.pub_key())));
+    if (verifier) known.push_back(std::move(*verifier));
+  }
+  auto valid = crypto::note::verify_note(*note, known);
+  if (same_name > 0 && valid && valid->empty())
+    return " (the checkpoint's signers have the genesis validators' names but other keys: this receipt is from "
+           "another network, or --genesis names the wrong file)";
+  return "";
+}
+
 int run_receipt_verify(const Context& ctx, const ReceiptVerifyOptions& o) {
   auto genesis = load_genesis_for_verify(ctx, o.genesis);
   if (!genesis) return report(ctx, genesis.status());
@@ -35,12 +58,18 @@ int run_receipt_verify(const Context& ctx, const ReceiptVerifyOptions& o) {
   ledger::VerifiedReceipt receipt;
   if (is_batch_proof(*text)) {
     auto b = verify_batch_proof(*text, *genesis);
-    if (!b) return report(ctx, Status::verification_failed(o.receipt + " does not verify: " + b.status().message()));
+    if (!b) {
+      auto parsed = parse_batch_proof(*text);
+      return report(ctx, Status::verification_failed(o.receipt + " does not verify: " + b.status().message() +
+                                                     (parsed ? foreign_hint(parsed->receipt, *genesis) : "")));
+    }
     receipt = b->receipt;
     batch = std::move(*b);
   } else {
     auto r = ledger::verify_receipt(*text, *genesis);
-    if (!r) return report(ctx, Status::verification_failed(o.receipt + " does not verify: " + r.status().message()));
+    if (!r)
+      return report(ctx, Status::verification_failed(o.receipt + " does not verify: " + r.status().message() +
+                                                     foreign_hint(*text, *genesis)));
     receipt = std::move(*r);
   }
   auto facts = entry_facts(receipt.entry, *genesis);
