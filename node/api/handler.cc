@@ -567,6 +567,11 @@ void ApiHandler::route(Ctx& ctx, const Done& done) {
   r.set_block_hash(hex(b->block_hash));
   r.set_block(to_string(b->block_bytes));
   *r.mutable_header() = b->header;
+  // The commit proof lets a light client (provctl audit) check the block
+  // with nothing but the validator set.
+  auto proof = state.get(ledger::Column::kCommitProofs, ledger::u64_key(height));
+  if (!proof) return fail(proof.status());
+  if (*proof) r.set_commit_proof(to_string(**proof));
   done(json(r, ctx.version));
 }
 

@@ -257,6 +257,7 @@ TEST_CASE("api: signed reads by an auditor") {
   CHECK(h.signed_get("/v1/entries/99", c.audit).status == 404);
   CHECK(h.signed_get("/v1/entries/x", c.audit).status == 400);
   CHECK(h.signed_get("/v1/blocks/1", c.audit).status == 200);
+  CHECK(has(h.signed_get("/v1/blocks/1", c.audit).body, "\"commit_proof\":"));  // for light clients
   CHECK(h.signed_get("/v1/blocks/0", c.audit).status == 400);
   r = h.signed_get("/v1/datasets/stats/a/history?limit=10", c.audit);
   CHECK(r.status == 200);
