@@ -111,6 +111,13 @@ if grep -rq "citizen-4711" "$net"/node*/data 2>/dev/null || grep -q "citizen-471
 else
   echo "ok: the raw subject id is nowhere on the nodes"
 fi
+expect 0 "access --json" -- "$provctl" --json access --dataset demo/sales --action read --purpose audit --subject citizen-4711
+python3 - "$net/agency.secret" "$work/out" <<'PY' || fail "subject_hash is not keyed BLAKE2b-256 of the subject under agency.secret"
+import hashlib, json, sys
+want = hashlib.blake2b(b"citizen-4711", key=open(sys.argv[1], "rb").read(), digest_size=32).hexdigest()
+assert json.load(open(sys.argv[2]))["entry"]["subject_hash"] == want
+print("ok: subject_hash = BLAKE2b-256(key = agency.secret, subject), as any BLAKE2b computes it")
+PY
 expect 2 "access with an unknown action" -- "$provctl" access --dataset demo/sales --action steal --purpose x
 
 echo "== history and lineage"
