@@ -131,6 +131,7 @@ int run_receipt_verify(const Context& ctx, const ReceiptVerifyOptions& o) {
 void add_receipt_commands(CLI::App& app, Context& ctx) {
   CLI::App* receipt = app.add_subcommand("receipt", "work with receipts (C2SP tlog-proofs) offline");
   receipt->require_subcommand(1);
+  receipt->footer("Example:\n  provctl receipt verify sales-2024.csv.tlog-proof --file sales-2024.csv");
   auto o = std::make_shared<ReceiptVerifyOptions>();
   CLI::App* cmd = receipt->add_subcommand(
       "verify", "verify a receipt or batch record proof offline against the genesis (no network)");
