@@ -56,7 +56,7 @@ Replica::Replica(ValidatorSet validators, crypto::KeyPair key, const ledger::KvR
       committed_(committed),
       payload_(payload),
       config_(config) {
-  if (config_.reputation_window == 0) config_.reputation_window = 5 * validators_.size();
+  if (config_.reputation_window == 0) config_.reputation_window = 2 * validators_.size();
   high_qc_ = genesis_qc();
 }
 
@@ -246,13 +246,12 @@ void Replica::vote_for(const Node& node, const v1::Proposal& p, uint64_t now) {
   v1::ConsensusMessage msg;
   *msg.mutable_vote() = make_vote(validators_, key_, node.round, node.id);
   ++stats_.votes_sent;
-  std::optional<size_t> next = leader(node.round + 1, node.id);
-  if (!next) return;
-  if (*next == self_) {
-    count_vote(msg.vote(), self_, now);
-  } else {
-    send(*next, std::move(msg));
-  }
+  // Votes go to every validator, not only the next leader: each replica then
+  // forms the QC itself, so a dead or slow next leader costs only its own
+  // round, and every replica learns the commit as early as the leader does.
+  v1::Vote vote = msg.vote();
+  broadcast(std::move(msg));
+  count_vote(vote, self_, now);
 }
 
 void Replica::try_propose(uint64_t now) {

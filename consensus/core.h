@@ -12,6 +12,8 @@
 //                  KvReader it was given and expects it to reflect every
 //                  Commit it emitted before its next input;
 //   SetTimer       call on_tick at (or after) the given tick.
+// Votes are broadcast to every validator (not only to the next leader), so
+// every replica forms QCs itself; see docs/consensus.md.
 // Time is an abstract tick counter (milliseconds in provd and in the
 // simulator); block times are taken from it, so the node feeds wall-clock
 // milliseconds. Randomness is never used: the same inputs give the same
@@ -98,7 +100,7 @@ struct CoreConfig {
   uint64_t max_clock_skew_ticks = 10000;  // reject proposals timed further in the future
   size_t max_block_txs = 2000;
   size_t max_block_bytes = 8 << 20;
-  size_t reputation_window = 0;           // blocks; 0 = 5 × validators
+  size_t reputation_window = 0;           // blocks; 0 = 2 × validators
   uint64_t probe_every_rounds = 20;
   uint64_t max_rounds_ahead = 1000;       // ignore messages further ahead than this
   size_t max_blocks_per_response = 64;

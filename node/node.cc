@@ -473,6 +473,16 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
     if (done) done(r);
     return;
   }
+  // The verdict came from a snapshot taken before the check was queued; the
+  // transaction may have been committed since (it arrived by gossip while
+  // its block was applied). Committed transactions never enter the pool.
+  if (auto committed = store_->get(ledger::Column::kEntryByHash, hash.view()); committed && *committed) {
+    r.state = SubmitState::kRejected;
+    r.rejection = ledger::Rejection::kDuplicate;
+    r.message = "duplicate: already committed";
+    if (done) done(r);
+    return;
+  }
   Bytes copy = gossip ? tx : Bytes{};
   Mempool::Added added = mempool_->add(hash, std::move(tx));
   if (added == Mempool::Added::kFull) {
