@@ -474,6 +474,15 @@ uint64_t Replica::round_timeout() const {
 // ------------------------------------------------------------------ commits
 
 void Replica::try_commit(const Node& certified) {
+#ifdef PROV_CONSENSUS_BROKEN_LOCK
+  // The deliberately broken variant (consensus_broken, linked only by the
+  // simulator's checker test) also commits on a single QC: a certified block
+  // counts as committed, which the two-chain rule exists to prevent.
+  if (certified.qc) {
+    commit_chain(certified.id, certified);
+    return;
+  }
+#endif
   if (certified.parent == root_.id) return;
   auto parent = tree_.find(certified.parent);
   if (parent == tree_.end()) return;

@@ -33,8 +33,9 @@
 //
 // A deliberately broken variant exists only to prove the simulator's checkers
 // work: built with PROV_CONSENSUS_BROKEN_LOCK (CMake target consensus_broken,
-// linked only by a test), the safety rules ignore the two-chain lock. provd
-// and provsim never link it.
+// linked only by a test), the safety rules ignore the two-chain lock and the
+// vote-once-per-round rule, and a single QC counts as a commit. provd and
+// provsim never link it.
 //
 // Not thread-safe: owned by one strand (provd) or one simulated replica.
 #pragma once

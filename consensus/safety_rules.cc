@@ -18,7 +18,8 @@ constexpr bool kHonourLock = true;
 #endif
 
 bool SafetyRules::safe_to_vote(uint64_t block_round, uint64_t qc_round, const std::optional<TcSummary>& tc) const {
-  if (block_round <= std::max(state_.highest_vote_round, qc_round)) return false;
+  // The broken variant also forgets that it already voted in a round.
+  if (block_round <= std::max(kHonourLock ? state_.highest_vote_round : 0, qc_round)) return false;
   if (consecutive(block_round, qc_round)) return true;
   // Extending an older QC is safe only right after a TC whose q timeouts
   // carried nothing newer than that QC: no block after it can be committed.
