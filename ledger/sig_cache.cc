@@ -6,6 +6,8 @@
 
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
+#include "ledger/registry.h"
+#include "ledger/tx.h"
 
 namespace prov::ledger {
 namespace {
@@ -60,6 +62,12 @@ bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_
     }
   }
   return true;
+}
+
+void prime_tx_signature(ByteView tx_bytes) {
+  auto tx = decode_transaction(tx_bytes, kCeilingMaxTxBytes);
+  if (!tx) return;
+  (void)verify_tx_signature_cached(tx->signer, tx->body.chain_id(), as_bytes(tx->envelope.body()), tx->signature);
 }
 
 SigCacheStats sig_cache_stats() {

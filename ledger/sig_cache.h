@@ -23,6 +23,11 @@ inline constexpr size_t kSigCacheMaxEntries = 1u << 18;
 bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_id, ByteView body,
                                 const Signature& signature);
 
+// Decodes a SignedTransaction and verifies its signature into the memo, so a
+// later validation on another thread finds it there. Invalid input is
+// ignored: validation will reject it with a typed reason.
+void prime_tx_signature(ByteView tx_bytes);
+
 // Counters for tests and metrics.
 struct SigCacheStats {
   size_t hits = 0;

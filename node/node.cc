@@ -11,6 +11,7 @@
 #include "crypto/sha256.h"
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
+#include "ledger/sig_cache.h"
 #include "ledger/state.h"
 #include "node/log.h"
 #include "node/version.h"
@@ -27,6 +28,7 @@ constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
 constexpr std::string_view kSafetyKey = "state";
 constexpr uint64_t kResignIntervalMs = 2000;     // re-sign an unchanged head this often
+constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting behind a proposal
 
 const char* sync_name(SyncState s) {
   switch (s) {
@@ -263,7 +265,7 @@ void Node::on_frame(const PublicKey& peer, Bytes frame) {
     case v1::NodeMessage::kConsensus: {
       auto it = validator_index_.find(peer);
       if (it == validator_index_.end() || !replica_) return;
-      on_consensus(it->second, msg.consensus());
+      on_consensus(it->second, std::move(*msg.mutable_consensus()));
       return;
     }
     case v1::NodeMessage::kTransactions: return on_transactions(peer, msg.transactions());
@@ -278,18 +280,49 @@ void Node::on_frame(const PublicKey& peer, Bytes frame) {
   }
 }
 
-void Node::on_consensus(size_t from, const cv1::ConsensusMessage& msg) {
-  uint64_t now = now_ms();
-  if (msg.has_proposal()) {
-    // Transactions in a proposal are in flight: the next leaders pull newer ones.
+void Node::on_consensus(size_t from, cv1::ConsensusMessage msg) {
+  if (consensus_queue_.size() >= kMaxQueuedConsensus) {
+    std::lock_guard lock(mu_);
+    ++bad_peer_messages_;  // a flood: drop rather than grow
+    return;
+  }
+  auto pending = std::make_shared<PendingMessage>(PendingMessage{from, std::move(msg), true});
+  consensus_queue_.push_back(pending);
+  if (pending->msg.has_proposal()) {
     ledger::v1::Block block;
-    if (block.ParseFromString(msg.proposal().block())) {
+    if (block.ParseFromString(pending->msg.proposal().block()) && block.txs_size() > 0) {
+      uint64_t now = now_ms();
+      // Transactions in a proposal are in flight: the next leaders pull newer ones.
       for (const std::string& tx : block.txs()) mempool_->mark_in_flight(crypto::sha256(as_bytes(tx)), now);
+      pending->ready = false;
+      auto txs = std::make_shared<std::vector<std::string>>(block.txs().begin(), block.txs().end());
+      size_t chunks = std::max<size_t>(1, std::min(config_.worker_threads, txs->size()));
+      auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
+      for (size_t c = 0; c < chunks; ++c) {
+        asio::post(*workers_, [this, txs, c, chunks, remaining, pending] {
+          for (size_t i = c; i < txs->size(); i += chunks) ledger::prime_tx_signature(as_bytes((*txs)[i]));
+          if (remaining->fetch_sub(1) == 1) {
+            asio::post(io_, [this, pending] {
+              pending->ready = true;
+              pump_consensus();
+            });
+          }
+        });
+      }
     }
   }
-  mempool_->set_now(now);
-  replica_->on_message(from, msg, now);
-  drain_effects();
+  pump_consensus();
+}
+
+void Node::pump_consensus() {
+  while (!consensus_queue_.empty() && consensus_queue_.front()->ready && !stopping_) {
+    std::shared_ptr<PendingMessage> p = consensus_queue_.front();
+    consensus_queue_.pop_front();
+    uint64_t now = now_ms();
+    mempool_->set_now(now);
+    replica_->on_message(p->from, p->msg, now);
+    drain_effects();
+  }
 }
 
 void Node::on_transactions(const PublicKey&, const v1::Transactions& txs) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,7 +74,8 @@ class Node final : public NodeService {
 
   // Everything below runs on the io thread.
   void on_frame(const PublicKey& peer, Bytes frame);
-  void on_consensus(size_t from, const consensus::v1::ConsensusMessage& msg);
+  void on_consensus(size_t from, consensus::v1::ConsensusMessage msg);
+  void pump_consensus();
   void on_transactions(const PublicKey& peer, const v1::Transactions& txs);
   void on_checkpoint(const v1::CheckpointSignature& sig);
   void on_sync_request(const PublicKey& peer, const v1::SyncRequest& req);
@@ -114,6 +116,17 @@ class Node final : public NodeService {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<consensus::Replica> replica_;
   std::optional<Checkpoints> checkpoints_;
+
+  // Consensus messages in arrival order. A proposal waits at the head until
+  // the worker pool has checked its transactions' signatures (in parallel,
+  // off this thread); the messages behind it wait with it, so the core still
+  // sees them in the order they came.
+  struct PendingMessage {
+    size_t from;
+    consensus::v1::ConsensusMessage msg;
+    bool ready;
+  };
+  std::deque<std::shared_ptr<PendingMessage>> consensus_queue_;
 
   // Submissions waiting for their commit, by transaction hash.
   struct Waiter {
