@@ -26,6 +26,7 @@ constexpr size_t kMaxAdmitting = 20000;          // transactions being checked a
 constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks this often
 constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
+constexpr uint64_t kSyncBanMs = 60000;           // a peer that served a bad block is shunned this long
 constexpr std::string_view kSafetyKey = "state";
 constexpr uint64_t kResignIntervalMs = 2000;     // re-sign an unchanged head this often
 constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting behind a proposal
@@ -577,6 +578,8 @@ void Node::sync_tick() {
       std::vector<PublicKey> connected = transport_->connected_peers();
       std::vector<PublicKey> candidates;
       for (const PublicKey& k : connected) {
+        auto banned = sync_banned_until_ms_.find(k);
+        if (banned != sync_banned_until_ms_.end() && banned->second > now) continue;
         if (validator_index_.count(k)) candidates.push_back(k);
       }
       if (!candidates.empty()) {
@@ -614,13 +617,22 @@ void Node::on_sync_request(const PublicKey& peer, const v1::SyncRequest& req) {
 
 void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp) {
   if (is_validator_) return;
+  if (auto banned = sync_banned_until_ms_.find(peer);
+      banned != sync_banned_until_ms_.end() && banned->second > now_ms()) {
+    return;
+  }
   sync_requested_at_ms_ = 0;  // answered: the next tick may ask again at once
   peer_height_ = std::max(peer_height_, resp.head_height());
   for (const v1::SyncBlock& sb : resp.blocks()) {
     auto bad = [&](const std::string& why) {
       std::lock_guard lock(mu_);
       ++bad_sync_blocks_;
-      LOG_WARN("sync: block from " << crypto::base64_encode(peer) << " rejected: " << why);
+      // A block that fails its commit proof or re-execution condemns the
+      // peer that served it: ask the others instead for a while.
+      sync_banned_until_ms_[peer] = now_ms() + kSyncBanMs;
+      sync_requested_at_ms_ = 0;
+      LOG_WARN("sync: block from " << crypto::base64_encode(peer) << " rejected (" << why
+                                   << "); not syncing from that peer for " << kSyncBanMs / 1000 << " s");
     };
     cv1::CommitProof proof;
     ledger::v1::Block block;

@@ -151,6 +151,8 @@ class Node final : public NodeService {
   uint64_t peer_height_ = 0;
   uint64_t sync_requested_at_ms_ = 0;
   size_t sync_peer_cursor_ = 0;
+  // Peers that served a bad block: not asked again (nor believed) until then.
+  std::map<PublicKey, uint64_t> sync_banned_until_ms_;
   size_t admitting_ = 0;  // transactions on the worker pool now
 
   // Read by NodeService callers on any thread.
