@@ -269,14 +269,13 @@ void Replica::try_propose(uint64_t now) {
     set_timer(round_start_ + config_.idle_propose_ticks);
     return;
   }
-  auto base = pending_writes(parent);
-  if (!base) return;
-  ledger::Overlay state(committed_, *base);
-  auto head = ledger::read_head(state);
+  auto state = state_at(parent);
+  if (!state) return;
+  auto head = ledger::read_head(*state->top);
   if (!head) return;
   ledger::BlockTemplate tmpl{validators_.epoch(), round_, std::max<int64_t>(static_cast<int64_t>(now), head->time_ms),
                              key_.public_key()};
-  auto built = ledger::build_block_filtered(state, tmpl, txs, nullptr);
+  auto built = ledger::build_block_filtered(*state->top, tmpl, txs, nullptr);
   if (!built) return;
 
   v1::Proposal p;
@@ -553,11 +552,11 @@ void Replica::prune() {
 
 // ------------------------------------------------------------------ blocks
 
-Result<ledger::WriteSet> Replica::pending_writes(const Hash256& tip) const {
+Result<Replica::StateView> Replica::state_at(const Hash256& tip) const {
   PROV_ASSIGN_OR_RETURN(ledger::Head head, ledger::read_head(committed_));
-  ledger::WriteSet merged;
+  std::vector<const ledger::WriteSet*> layers;
   for (const auto& [height, writes] : unapplied_) {
-    if (height > head.height) merged.merge(writes);
+    if (height > head.height) layers.push_back(&writes);
   }
   std::vector<const Node*> chain;
   for (Hash256 at = tip; at != root_.id;) {
@@ -566,8 +565,17 @@ Result<ledger::WriteSet> Replica::pending_writes(const Hash256& tip) const {
     chain.push_back(&it->second);
     at = it->second.parent;
   }
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) merged.merge((*it)->writes);
-  return merged;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) layers.push_back(&(*it)->writes);
+  // One overlay per pending block, stacked: nothing is copied, and a read
+  // looks through a handful of layers before reaching the store.
+  StateView view;
+  const ledger::KvReader* below = &committed_;
+  for (const ledger::WriteSet* w : layers) {
+    view.layers.push_back(std::make_unique<ledger::Overlay>(*below, *w));
+    below = view.layers.back().get();
+  }
+  view.top = below;
+  return view;
 }
 
 Result<const Replica::Node*> Replica::insert_block(ByteView block, uint64_t now) {
@@ -584,9 +592,8 @@ Result<const Replica::Node*> Replica::insert_block(ByteView block, uint64_t now)
   if (auto head = ledger::read_head(committed_); head.is_ok()) {
     while (!unapplied_.empty() && unapplied_.front().first <= head->height) unapplied_.pop_front();
   }
-  PROV_ASSIGN_OR_RETURN(ledger::WriteSet base, pending_writes(parsed.parent));
-  ledger::Overlay state(committed_, base);
-  PROV_ASSIGN_OR_RETURN(ledger::AppliedBlock applied, ledger::apply_block(state, block));
+  PROV_ASSIGN_OR_RETURN(StateView state, state_at(parsed.parent));
+  PROV_ASSIGN_OR_RETURN(ledger::AppliedBlock applied, ledger::apply_block(*state.top, block));
   const Node& node = add_node(std::move(applied), static_cast<size_t>(parsed.block.txs_size()));
   return &node;
 }

@@ -199,7 +199,13 @@ class Replica {
   // Executes `block` on its parent's state and inserts it; returns the node.
   Result<const Node*> insert_block(ByteView block, uint64_t now);
   const Node& add_node(ledger::AppliedBlock applied, size_t tx_count);
-  Result<ledger::WriteSet> pending_writes(const Hash256& tip) const;
+  // The state after block `tip`: the store plus the writes of every
+  // unapplied and uncommitted block up to it, as stacked overlays.
+  struct StateView {
+    std::vector<std::unique_ptr<ledger::Overlay>> layers;
+    const ledger::KvReader* top = nullptr;
+  };
+  Result<StateView> state_at(const Hash256& tip) const;
   void request_block(const Hash256& id, size_t from, uint64_t now);
   void wait_for(const Hash256& id, size_t from, const v1::ConsensusMessage& msg);
   void retry_waiting(const Hash256& id, uint64_t now);
