@@ -22,7 +22,7 @@ namespace {
 namespace asio = boost::asio;
 namespace cv1 = ::prov::consensus::v1;
 
-constexpr size_t kMaxAdmitting = 20000;          // transactions being checked at once
+constexpr size_t kMaxAdmitting = 4096;           // transactions being checked at once; beyond: busy
 constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks this often
 constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
@@ -130,6 +130,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
                                                              n->is_validator_ ? std::optional(key) : std::nullopt));
   n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes);
   n->workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
+  n->consensus_workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->sync_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   if (n->is_validator_) {
@@ -150,6 +151,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
 Node::~Node() {
   stop();
   if (workers_) workers_->join();
+  if (consensus_workers_) consensus_workers_->join();
   replica_.reset();
   if (store_) (void)store_->close();
 }
@@ -218,6 +220,7 @@ Status Node::run() {
                     << status().height);
   io_.run();
   workers_->join();
+  consensus_workers_->join();
   PROV_RETURN_IF_ERROR(store_->sync_wal());
   PROV_RETURN_IF_ERROR(store_->flush());
   LOG_INFO("stopped at height " << status().height);
@@ -300,7 +303,7 @@ void Node::on_consensus(size_t from, cv1::ConsensusMessage msg) {
       size_t chunks = std::max<size_t>(1, std::min(config_.worker_threads, txs->size()));
       auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
       for (size_t c = 0; c < chunks; ++c) {
-        asio::post(*workers_, [this, txs, c, chunks, remaining, pending] {
+        asio::post(*consensus_workers_, [this, txs, c, chunks, remaining, pending] {
           for (size_t i = c; i < txs->size(); i += chunks) ledger::prime_tx_signature(as_bytes((*txs)[i]));
           if (remaining->fetch_sub(1) == 1) {
             asio::post(io_, [this, pending] {

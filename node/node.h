@@ -108,7 +108,8 @@ class Node final : public NodeService {
   ledger::v1::ConsensusParams params_;
 
   boost::asio::io_context io_;
-  std::unique_ptr<boost::asio::thread_pool> workers_;
+  std::unique_ptr<boost::asio::thread_pool> workers_;            // transaction admission
+  std::unique_ptr<boost::asio::thread_pool> consensus_workers_;  // signatures of proposals: never queued behind admission
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> sync_timer_;
   std::unique_ptr<PeerTransport> transport_;
