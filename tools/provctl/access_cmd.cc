@@ -57,14 +57,7 @@ int run_access(const Context& ctx, const AccessOptions& o) {
   const std::string actor = o.actor.empty() ? default_actor(*s) : o.actor;
   if (actor.size() > ledger::kMaxActorBytes) return usage_error(ctx, "--actor is too long");
 
-  ledger::v1::TransactionBody body;
-  body.set_version(1);
-  body.set_chain_id(s->genesis.chain_id());
-  body.set_agency(s->home.agency);
-  uint64_t nonce = 0;
-  crypto::random_bytes({reinterpret_cast<uint8_t*>(&nonce), sizeof nonce});
-  body.set_nonce(nonce);
-  body.set_client_time_ms(now_ms());
+  ledger::v1::TransactionBody body = new_transaction_body(s->genesis.chain_id(), s->home.agency);
   ledger::v1::AccessEvent* e = body.mutable_access();
   e->set_dataset(dataset);
   e->set_version(version);

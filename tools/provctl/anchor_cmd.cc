@@ -19,6 +19,7 @@
 #include "tools/provctl/batch_cmd.h"
 #include "tools/provctl/client.h"
 #include "tools/provctl/common.h"
+#include "tools/provctl/verified.h"
 #include "tools/provctl/home.h"
 
 namespace prov::provctl {
@@ -115,14 +116,7 @@ int run_anchor(const Context& ctx, const AnchorOptions& o) {
   auto key = crypto::load_key_file(home->key_path, *pass);
   if (!key) return report(ctx, key.status());
 
-  ledger::v1::TransactionBody body;
-  body.set_version(1);
-  body.set_chain_id(genesis->chain_id());
-  body.set_agency(home->agency);
-  uint64_t nonce = 0;
-  crypto::random_bytes({reinterpret_cast<uint8_t*>(&nonce), sizeof nonce});
-  body.set_nonce(nonce);
-  body.set_client_time_ms(now_ms());
+  ledger::v1::TransactionBody body = new_transaction_body(genesis->chain_id(), home->agency);
   ledger::v1::AnchorRecord* a = body.mutable_anchor();
   a->set_dataset(o.dataset);
   a->set_version(o.version);

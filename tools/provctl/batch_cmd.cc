@@ -165,14 +165,7 @@ int run_anchor_batch(const Context& ctx, const BatchAnchorArgs& a) {
     tree.append(r.digest);
     total_bytes += r.size_bytes;
   }
-  ledger::v1::TransactionBody body;
-  body.set_version(1);
-  body.set_chain_id(s->genesis.chain_id());
-  body.set_agency(s->home.agency);
-  uint64_t nonce = 0;
-  crypto::random_bytes({reinterpret_cast<uint8_t*>(&nonce), sizeof nonce});
-  body.set_nonce(nonce);
-  body.set_client_time_ms(now_ms());
+  ledger::v1::TransactionBody body = new_transaction_body(s->genesis.chain_id(), s->home.agency);
   ledger::v1::AnchorRecord* rec = body.mutable_anchor();
   rec->set_dataset(a.dataset);
   rec->set_version(a.version);

@@ -30,6 +30,18 @@ std::string dataset_at(const std::string& dataset, uint64_t version) {
 
 }  // namespace
 
+ledger::v1::TransactionBody new_transaction_body(const std::string& chain_id, const std::string& agency) {
+  ledger::v1::TransactionBody body;
+  body.set_version(1);
+  body.set_chain_id(chain_id);
+  body.set_agency(agency);
+  uint64_t nonce = 0;
+  crypto::random_bytes({reinterpret_cast<uint8_t*>(&nonce), sizeof nonce});
+  body.set_nonce(nonce);
+  body.set_client_time_ms(now_ms());
+  return body;
+}
+
 Result<ReadSession> open_session(const Context& ctx, const PassphraseOptions& pass, bool need_key) {
   PROV_ASSIGN_OR_RETURN(HomeConfig home, load_home(ctx.home));
   PROV_ASSIGN_OR_RETURN(ledger::v1::Genesis genesis, ledger::load_genesis_file(home.genesis_path));

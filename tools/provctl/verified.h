@@ -42,6 +42,11 @@ struct ReadSession {
 // load (signed reads, submissions); otherwise a missing key is tolerated.
 Result<ReadSession> open_session(const Context& ctx, const PassphraseOptions& pass, bool need_key);
 
+// A fresh transaction body for `agency` on `chain_id`: version 1, a random
+// nonce (so identical records are still distinct transactions) and the
+// client's clock. The caller sets the kind (anchor, access, ...).
+ledger::v1::TransactionBody new_transaction_body(const std::string& chain_id, const std::string& agency);
+
 // Loads a genesis file for offline verification: `path` if given, otherwise
 // the home's genesis.json. Errors say which file and how to pass one.
 Result<ledger::v1::Genesis> load_genesis_for_verify(const Context& ctx, const std::string& path);
