@@ -1,6 +1,7 @@
 #include "crypto/encoding.h"
 
 #include <array>
+#include <cstdint>
 
 namespace prov::crypto {
 namespace {
@@ -45,6 +46,19 @@ Result<Bytes> hex_decode(std::string_view s) {
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return out;
+}
+
+bool parse_decimal_u64(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
 }
 
 std::string base64_encode(ByteView b) {

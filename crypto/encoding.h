@@ -21,6 +21,10 @@ std::string base64_encode(ByteView b);
 // Strict canonical base64 with padding; no whitespace.
 Result<Bytes> base64_decode(std::string_view s);
 
+// Canonical decimal u64: digits only, no sign, no leading zero (but "0"), no
+// overflow. False for anything else; `out` is set only on success.
+bool parse_decimal_u64(std::string_view s, uint64_t* out);
+
 // Decodes exactly T::kSize bytes of hex or base64 into a fixed-size type.
 template <class T>
 Result<T> hex_decode_fixed(std::string_view s) {

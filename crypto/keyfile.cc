@@ -119,20 +119,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   }
 }
 
-// Parses a decimal u64 with no sign, no leading zeros beyond "0", no overflow.
-bool parse_u64(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  out = v;
-  return true;
-}
-
 struct Sealed {
   PwhashLimits limits;
   FixedBytes<crypto_pwhash_SALTBYTES, struct SaltTag> salt;
@@ -176,8 +162,8 @@ std::optional<Sealed> parse_sealed(std::string_view rest) {
   if (f.size() != 6 || f[0] != kAlgorithm) return std::nullopt;
   Sealed s;
   std::string_view v;
-  if (!take_kv(f[1], "ops", v) || !parse_u64(v, s.limits.ops)) return std::nullopt;
-  if (!take_kv(f[2], "mem", v) || !parse_u64(v, s.limits.mem_bytes)) return std::nullopt;
+  if (!take_kv(f[1], "ops", v) || !parse_decimal_u64(v, &s.limits.ops)) return std::nullopt;
+  if (!take_kv(f[2], "mem", v) || !parse_decimal_u64(v, &s.limits.mem_bytes)) return std::nullopt;
   if (!limits_in_bounds(s.limits)) return std::nullopt;
   if (!take_kv(f[3], "salt", v) || !decode_field(v, s.salt)) return std::nullopt;
   if (!take_kv(f[4], "nonce", v) || !decode_field(v, s.nonce)) return std::nullopt;

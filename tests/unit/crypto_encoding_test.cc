@@ -39,3 +39,18 @@ TEST_CASE("fixed-size decoding checks length") {
   CHECK(hex_decode_fixed<Hash256>(std::string(64, 'a')).is_ok());
   CHECK_FALSE(hex_decode_fixed<Hash256>(std::string(62, 'a')).is_ok());
 }
+
+TEST_CASE("canonical decimal u64") {
+  uint64_t v = 7;
+  CHECK(parse_decimal_u64("0", &v));
+  CHECK(v == 0);
+  CHECK(parse_decimal_u64("18446744073709551615", &v));
+  CHECK(v == UINT64_MAX);
+  v = 7;
+  CHECK_FALSE(parse_decimal_u64("18446744073709551616", &v));  // overflow
+  CHECK_FALSE(parse_decimal_u64("007", &v));                   // leading zero
+  CHECK_FALSE(parse_decimal_u64("", &v));
+  CHECK_FALSE(parse_decimal_u64("+1", &v));
+  CHECK_FALSE(parse_decimal_u64("1 ", &v));
+  CHECK(v == 7);  // untouched on failure
+}

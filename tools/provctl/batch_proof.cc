@@ -8,19 +8,6 @@
 namespace prov::provctl {
 namespace {
 
-bool parse_dec(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
 // Takes the next '\n'-terminated line off `rest`; false if there is none.
 bool next_line(std::string_view& rest, std::string_view* line) {
   size_t nl = rest.find('\n');
@@ -57,9 +44,9 @@ Result<BatchProof> parse_batch_proof(std::string_view text) {
   auto rec = crypto::hex_decode_fixed<Hash256>(line.substr(7));
   if (!rec) return bad("bad record digest");
   p.record = *rec;
-  if (!next_line(rest, &line) || line.substr(0, 6) != "index " || !parse_dec(line.substr(6), &p.index))
+  if (!next_line(rest, &line) || line.substr(0, 6) != "index " || !crypto::parse_decimal_u64(line.substr(6), &p.index))
     return bad("line 3 must be `index <decimal>`");
-  if (!next_line(rest, &line) || line.substr(0, 5) != "size " || !parse_dec(line.substr(5), &p.size))
+  if (!next_line(rest, &line) || line.substr(0, 5) != "size " || !crypto::parse_decimal_u64(line.substr(5), &p.size))
     return bad("line 4 must be `size <decimal>`");
   if (p.index >= p.size) return bad("index " + std::to_string(p.index) + " is not below size " + std::to_string(p.size));
   for (;;) {

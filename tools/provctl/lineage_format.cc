@@ -7,19 +7,10 @@
 #include <sstream>
 
 #include "tools/provctl/common.h"
+#include "tools/provctl/verified.h"
 
 namespace prov::provctl {
 namespace {
-
-std::string iso(int64_t ms) {
-  std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 std::string entity_id(const LineageVertex& v) { return "ds:" + vertex_name(v); }
 std::string activity_id(const LineageVertex& v) { return "ledger:entry/" + std::to_string(v.entry_index); }
@@ -77,7 +68,7 @@ std::string lineage_text(const LineageView& g) {
   for (const auto& v : g.vertices) {
     o << "  " << std::string(2 * v.depth, ' ') << vertex_name(v);
     if (v.verified)
-      o << "  [verified entry " << v.entry_index << ", block " << v.height << ", " << iso(v.time_ms) << ", by "
+      o << "  [verified entry " << v.entry_index << ", block " << v.height << ", " << iso_time(v.time_ms) << ", by "
         << v.signer << ", sha256:" << v.digest_hex.substr(0, 16) << "…]";
     else
       o << "  [NOT VERIFIED: " << v.unverified_why << "]";
@@ -98,7 +89,7 @@ std::string lineage_json(const LineageView& g) {
     if (v.verified) {
       n.num("entry_index", static_cast<int64_t>(v.entry_index))
           .num("height", static_cast<int64_t>(v.height))
-          .str("time", iso(v.time_ms))
+          .str("time", iso_time(v.time_ms))
           .str("agency", v.agency)
           .str("signer", v.signer)
           .str("digest", v.digest_hex)
@@ -133,7 +124,7 @@ std::string lineage_dot(const LineageView& g) {
   for (size_t i = 0; i < g.vertices.size(); ++i) {
     const auto& v = g.vertices[i];
     std::string label = vertex_name(v);
-    if (v.verified) label += "\nentry " + std::to_string(v.entry_index) + " by " + v.agency + "\n" + iso(v.time_ms);
+    if (v.verified) label += "\nentry " + std::to_string(v.entry_index) + " by " + v.agency + "\n" + iso_time(v.time_ms);
     else label += "\n(not verified)";
     o << "  n" << i << " [label=" << dot_quote(label) << (i == 0 ? ", penwidth=2" : "")
       << (v.verified ? "" : ", style=dashed") << "];\n";
@@ -163,15 +154,15 @@ std::string lineage_prov_json(const LineageView& g) {
     activity.add(activity_id(v), JsonObject()
                                      .str("prov:type", "provledger:Anchor")
                                      .str("prov:label", "anchor of " + vertex_name(v))
-                                     .raw("prov:startTime", typed(iso(v.time_ms), "xsd:dateTime"))
-                                     .raw("prov:endTime", typed(iso(v.time_ms), "xsd:dateTime"))
+                                     .raw("prov:startTime", typed(iso_time(v.time_ms), "xsd:dateTime"))
+                                     .raw("prov:endTime", typed(iso_time(v.time_ms), "xsd:dateTime"))
                                      .raw("provledger:blockHeight", typed(std::to_string(v.height), "xsd:unsignedLong")));
     agent.add(agent_id(v), JsonObject().str("prov:type", "prov:Organization").str("prov:label", v.agency));
     const std::string n = std::to_string(v.entry_index);
     generated.add("_:gen" + n, JsonObject()
                                    .str("prov:entity", entity_id(v))
                                    .str("prov:activity", activity_id(v))
-                                   .raw("prov:time", typed(iso(v.time_ms), "xsd:dateTime")));
+                                   .raw("prov:time", typed(iso_time(v.time_ms), "xsd:dateTime")));
     associated.add("_:assoc" + n, JsonObject().str("prov:activity", activity_id(v)).str("prov:agent", agent_id(v)));
     attributed.add("_:attr" + n, JsonObject().str("prov:entity", entity_id(v)).str("prov:agent", agent_id(v)));
   }
