@@ -63,7 +63,7 @@ Replica::Replica(ValidatorSet validators, crypto::KeyPair key, const ledger::KvR
 // ------------------------------------------------------------------ start
 
 Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, uint64_t now,
-                      const v1::TimeoutCert* last_tc) {
+                      const v1::TimeoutCert* last_tc, const std::vector<Bytes>* voted_blocks) {
   std::optional<size_t> self = validators_.index_of(key_.public_key());
   if (!self) return Status::invalid_argument("this node's key is not in the validator set");
   self_ = *self;
@@ -111,6 +111,20 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
   timed_out_round_ = 0;
   started_ = true;
   round_ = 0;
+  if (voted_blocks) {
+    // Blocks voted for before the restart, oldest first: each is executed
+    // again on its parent; ones that no longer extend the root are dropped.
+    std::vector<std::pair<uint64_t, const Bytes*>> order;
+    for (const Bytes& b : *voted_blocks) {
+      auto parsed = parse_block(b);
+      if (parsed && parsed->header.height() > root_.height) order.emplace_back(parsed->header.height(), &b);
+    }
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [height, bytes] : order) {
+      auto parsed = parse_block(*bytes);
+      if (!known(parsed->id) && known(parsed->parent)) (void)insert_block(*bytes, now);
+    }
+  }
   uint64_t resume = std::max(high_qc_.round() + 1, std::max<uint64_t>(safety.highest_vote_round, 1));
   if (last_tc && verify_tc(validators_, *last_tc).is_ok() && last_tc->round() + 1 >= resume) {
     if (last_tc->high_qc().round() > high_qc_.round()) high_qc_ = last_tc->high_qc();
@@ -242,7 +256,7 @@ void Replica::vote_for(const Node& node, const v1::Proposal& p, uint64_t now) {
   std::optional<TcSummary> tc;
   if (p.has_last_round_tc()) tc = summarize(p.last_round_tc());
   if (!safety_.try_vote(node.round, p.justify().round(), tc)) return;
-  persist_safety();
+  persist_safety(&node);
   v1::ConsensusMessage msg;
   *msg.mutable_vote() = make_vote(validators_, key_, node.round, node.id);
   ++stats_.votes_sent;
@@ -430,6 +444,10 @@ void Replica::process_qc(const v1::QuorumCert& qc, size_t from, uint64_t now) {
       *msg.mutable_sync()->mutable_high_qc() = qc;
       wait_for(id, from, msg);
       request_block(id, from, now);
+      // A verified QC moves the round on even before its block arrives:
+      // round synchronization must not hang on one block's availability.
+      high_qc_ = qc;
+      advance_round(qc.round() + 1, false, now);
     }
     return;
   }
@@ -733,10 +751,14 @@ void Replica::handle_block_response(size_t from, const v1::BlockResponse& r, uin
 
 // ------------------------------------------------------------------ effects
 
-void Replica::persist_safety() {
-  std::optional<v1::TimeoutCert> tc;
-  if (last_tc_ && last_tc_->round() + 1 == round_) tc = last_tc_;
-  emit(PersistSafety{safety_.state(), high_qc_, std::move(tc)});
+void Replica::persist_safety(const Node* voted) {
+  PersistSafety p{safety_.state(), high_qc_, std::nullopt, std::nullopt, 0};
+  if (last_tc_ && last_tc_->round() + 1 == round_) p.last_tc = last_tc_;
+  if (voted) {
+    p.voted_block = voted->block;
+    p.voted_height = voted->height;
+  }
+  emit(std::move(p));
 }
 
 void Replica::set_timer(uint64_t deadline) { emit(SetTimer{deadline}); }

@@ -80,6 +80,12 @@ struct PersistSafety {
   SafetyState state;
   v1::QuorumCert high_qc;                 // lets a restarted replica time out with what it knew
   std::optional<v1::TimeoutCert> last_tc; // the TC that opened the current round, if any
+  // The block this replica is about to vote for: keep it (with its height)
+  // until a Commit reaches that height, and hand every kept block back to
+  // start(). A certified block must survive even if every replica that
+  // voted for it restarts, or the chain could not be extended past its QC.
+  std::optional<Bytes> voted_block;
+  uint64_t voted_height = 0;
 };
 struct Commit {
   uint64_t height;
@@ -131,7 +137,7 @@ class Replica {
   // persisted TC a replica that timed out a round before crashing can time
   // out the next one too, even if every replica restarted at once.
   Status start(const SafetyState& safety, const v1::QuorumCert& high_qc, uint64_t now,
-               const v1::TimeoutCert* last_tc = nullptr);
+               const v1::TimeoutCert* last_tc = nullptr, const std::vector<Bytes>* voted_blocks = nullptr);
   // A message from validator `from` (already authenticated by the transport;
   // its contents are still checked). Bad input is counted and dropped.
   void on_message(size_t from, const v1::ConsensusMessage& msg, uint64_t now);
@@ -217,7 +223,7 @@ class Replica {
   void local_timeout(uint64_t now);
   void count_vote(const v1::Vote& v, size_t from, uint64_t now);
   void check_timeouts(uint64_t round, uint64_t now);
-  void persist_safety();
+  void persist_safety(const Node* voted = nullptr);
 
   uint64_t round_timeout() const;
   void set_timer(uint64_t deadline);

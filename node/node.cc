@@ -28,6 +28,17 @@ constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
 constexpr uint64_t kSyncBanMs = 60000;           // a peer that served a bad block is shunned this long
 constexpr std::string_view kSafetyKey = "state";
+// kSafety keys "voted/" ‖ u64 height ‖ block id: blocks this validator voted
+// for and that are not committed yet (consensus/core.h, PersistSafety).
+constexpr std::string_view kVotedBlockPrefix = "voted/";
+constexpr size_t kMaxVotedBlocks = 4096;
+
+Bytes voted_block_key(uint64_t height, ByteView block) {
+  Bytes key = to_bytes(kVotedBlockPrefix);
+  put_u64_be(key, height);
+  append(key, crypto::sha256(block).view());
+  return key;
+}
 constexpr uint64_t kResignIntervalMs = 2000;     // re-sign an unchanged head this often
 constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting behind a proposal
 
@@ -206,7 +217,13 @@ Status Node::run() {
       high_qc = rec.high_qc();
       if (rec.has_last_tc()) last_tc = rec.last_tc();
     }
-    PROV_RETURN_IF_ERROR(replica_->start(safety, high_qc, now_ms(), last_tc ? &*last_tc : nullptr));
+    std::vector<Bytes> voted;
+    PROV_RETURN_IF_ERROR(store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
+                                      [&](ByteView, ByteView value) {
+                                        voted.emplace_back(value.begin(), value.end());
+                                        return true;
+                                      }));
+    PROV_RETURN_IF_ERROR(replica_->start(safety, high_qc, now_ms(), last_tc ? &*last_tc : nullptr, &voted));
     drain_effects();
   }
   {
@@ -382,11 +399,24 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   if (p.last_tc) *rec.mutable_last_tc() = *p.last_tc;
   ledger::WriteSet w;
   w.put(ledger::Column::kSafety, as_bytes(kSafetyKey), as_bytes(rec.SerializeAsString()));
+  if (p.voted_block) w.put(ledger::Column::kSafety, voted_block_key(p.voted_height, *p.voted_block), *p.voted_block);
   return store_->apply(w, /*sync=*/true);
 }
 
 Status Node::apply_commit(const consensus::Commit& c) {
-  PROV_RETURN_IF_ERROR(store_->apply(c.writes, /*sync=*/true));
+  // Voted blocks at or below the committed height are no longer needed for
+  // a restart: drop them in the same atomic batch.
+  ledger::WriteSet writes = c.writes;
+  PROV_RETURN_IF_ERROR(store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
+                                    [&](ByteView key, ByteView) {
+                                      if (key.size() >= kVotedBlockPrefix.size() + 8 &&
+                                          get_u64_be(key.data() + kVotedBlockPrefix.size()) <= c.height) {
+                                        writes.erase(ledger::Column::kSafety, key);
+                                        return true;
+                                      }
+                                      return false;
+                                    }));
+  PROV_RETURN_IF_ERROR(store_->apply(writes, /*sync=*/true));
   ledger::v1::Block block;
   ledger::v1::BlockHeader header;
   if (!block.ParseFromArray(c.block.data(), static_cast<int>(c.block.size())) ||

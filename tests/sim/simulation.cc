@@ -241,6 +241,7 @@ class Simulation final : public ByzantineHost {
     consensus::SafetyState safety;   // durable: the last PersistSafety executed
     consensus::v1::QuorumCert high_qc = consensus::genesis_qc();  // durable, with `safety`
     std::optional<consensus::v1::TimeoutCert> last_tc;             // durable, with `safety`
+    std::map<uint64_t, std::vector<Bytes>> voted_blocks;            // durable: height -> blocks voted for
     std::unique_ptr<Mempool> mempool;
     std::unique_ptr<consensus::Replica> core;
     std::unique_ptr<ByzantineReplica> byz;
@@ -432,8 +433,10 @@ void Simulation::execute(size_t i) {
       node.safety = p->state;
       node.high_qc = p->high_qc;
       node.last_tc = p->last_tc;
+      if (p->voted_block) node.voted_blocks[p->voted_height].push_back(*p->voted_block);
     } else if (auto* c = std::get_if<consensus::Commit>(&e)) {
       execute_commit(i, *c);
+      node.voted_blocks.erase(node.voted_blocks.begin(), node.voted_blocks.upper_bound(c->height));
     } else if (auto* t = std::get_if<consensus::SetTimer>(&e)) {
       set_timer(i, t->deadline_tick);
     }
@@ -489,7 +492,9 @@ void Simulation::restart(size_t i) {
   if (!head) return checkers_.fail("restart", "replica " + std::to_string(i) + ": " + head.status().to_string(), now_);
   checkers_.on_restart(i, head->height, head->block_hash, now_);
   node.core = std::make_unique<consensus::Replica>(set_, validator_key(i), node.kv, *node.mempool, core_config_);
-  Status st = node.core->start(node.safety, node.high_qc, now_, node.last_tc ? &*node.last_tc : nullptr);
+  std::vector<Bytes> voted;
+  for (const auto& [height, blocks] : node.voted_blocks) voted.insert(voted.end(), blocks.begin(), blocks.end());
+  Status st = node.core->start(node.safety, node.high_qc, now_, node.last_tc ? &*node.last_tc : nullptr, &voted);
   if (!st.is_ok()) {
     return checkers_.fail("restart", "replica " + std::to_string(i) + ": start: " + st.to_string(), now_);
   }
