@@ -359,7 +359,7 @@ void Node::on_checkpoint(const v1::CheckpointSignature& sig) {
     ++bad_peer_messages_;
     return;
   }
-  after_commit(0);
+  after_commit();
 }
 
 // ------------------------------------------------------------------ effects
@@ -458,11 +458,11 @@ Status Node::apply_commit(const consensus::Commit& c) {
     broadcast_node_message(msg);
   }
   LOG_DEBUG("committed height " << c.height << " with " << c.tx_count << " transactions");
-  after_commit(c.height);
+  after_commit();
   return Status::ok();
 }
 
-void Node::after_commit(uint64_t) {
+void Node::after_commit() {
   refresh_status();
   const auto& note = checkpoints_->note();
   if (!note) return;
@@ -688,7 +688,7 @@ void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp)
     checkpoints_->on_durable_head(header->log_size(), root, /*sign=*/false);
     for (const std::string& tx : block.txs()) mempool_->remove(crypto::sha256(as_bytes(tx)));
   }
-  after_commit(0);
+  after_commit();
   uint64_t height = status().height;
   {
     std::lock_guard lock(mu_);

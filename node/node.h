@@ -86,7 +86,8 @@ class Node final : public NodeService {
   void drain_effects();
   Status persist_safety(const consensus::PersistSafety& p);
   Status apply_commit(const consensus::Commit& c);
-  void after_commit(uint64_t height);
+  // Refreshes the status and answers checkpoint waiters the served note now satisfies.
+  void after_commit();
   void arm_timer(uint64_t deadline_ms);
   void sync_tick();
   void refresh_status();
