@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <type_traits>
 
 namespace prov::ledger {
 
@@ -74,6 +75,7 @@ const char* column_name(Column c) {
     case Column::kSafety: return "safety";
     case Column::kRegistry: return "registry";
     case Column::kCommitProofs: return "commit_proofs";
+    case Column::kDatasetHeads: return "dataset_heads";
     case Column::kCount: break;
   }
   return "unknown";
@@ -81,33 +83,70 @@ const char* column_name(Column c) {
 
 // ------------------------------------------------------------------ WriteSet
 
+static_assert(std::is_nothrow_move_constructible_v<WriteSet::Op>,
+              "the index holds views into op keys: growing ops_ must move them, never copy");
+
+bool WriteSet::KeyLess::operator()(const KeyRef& a, const KeyRef& b) const {
+  if (a.column != b.column) return a.column < b.column;
+  return compare(a.key, b.key) < 0;
+}
+
+WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_) {
+  for (size_t i = 0; i < ops_.size(); ++i) latest_[KeyRef{ops_[i].column, ops_[i].key}] = i;
+}
+
+WriteSet& WriteSet::operator=(const WriteSet& other) {
+  if (this != &other) *this = WriteSet(other);
+  return *this;
+}
+
+void WriteSet::index_last() {
+  // A key written again keeps its index node, which may view an older op's
+  // key buffer: equal bytes, and ops are never dropped while indexed.
+  const Op& op = ops_.back();
+  auto [it, inserted] = latest_.try_emplace(KeyRef{op.column, op.key}, ops_.size() - 1);
+  if (!inserted) it->second = ops_.size() - 1;
+}
+
 void WriteSet::put(Column c, ByteView key, ByteView value) {
   assert(c < Column::kCount);
   ops_.push_back(Op{c, Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())});
   bytes_ += key.size() + value.size();
-  latest_[{c, ops_.back().key}] = ops_.size() - 1;
+  index_last();
 }
 
 void WriteSet::erase(Column c, ByteView key) {
   assert(c < Column::kCount);
   ops_.push_back(Op{c, Bytes(key.begin(), key.end()), std::nullopt});
   bytes_ += key.size();
-  latest_[{c, ops_.back().key}] = ops_.size() - 1;
+  index_last();
 }
 
 const WriteSet::Op* WriteSet::find(Column c, ByteView key) const {
-  auto it = latest_.find({c, Bytes(key.begin(), key.end())});
+  auto it = latest_.find(KeyRef{c, key});
   return it == latest_.end() ? nullptr : &ops_[it->second];
 }
 
 void WriteSet::merge(const WriteSet& other) {
   for (const Op& op : other.ops_) {
-    if (op.value) {
-      put(op.column, op.key, *op.value);
-    } else {
-      erase(op.column, op.key);
-    }
+    ops_.push_back(op);
+    index_last();
   }
+  bytes_ += other.bytes_;
+}
+
+void WriteSet::merge(WriteSet&& other) {
+  if (ops_.empty()) {
+    *this = std::move(other);
+    other = WriteSet();
+    return;
+  }
+  for (Op& op : other.ops_) {
+    ops_.push_back(std::move(op));
+    index_last();
+  }
+  bytes_ += other.bytes_;
+  other = WriteSet();
 }
 
 // ------------------------------------------------------------------ Overlay
@@ -125,18 +164,18 @@ Status Overlay::scan(Column c, ByteView prefix, ByteView start, size_t limit, co
   if (limit == 0) return Status::ok();
   const auto& latest = writes_.latest_;
   ByteView lo = max_view(prefix, start);
-  auto it = latest.lower_bound({c, Bytes(lo.begin(), lo.end())});
-  auto in_range = [&] { return it != latest.end() && it->first.first == c && starts_with(it->first.second, prefix); };
+  auto it = latest.lower_bound(WriteSet::KeyRef{c, lo});
+  auto in_range = [&] { return it != latest.end() && it->first.column == c && starts_with(it->first.key, prefix); };
   auto emit_op = [&](const WriteSet::Op& op) {
     if (op.value) out.emit(op.key, *op.value);
   };
   Status s = base_.scan(c, prefix, start, std::numeric_limits<size_t>::max(), [&](ByteView k, ByteView v) {
-    while (!out.done() && in_range() && compare(it->first.second, k) < 0) {
+    while (!out.done() && in_range() && compare(it->first.key, k) < 0) {
       emit_op(writes_.ops_[it->second]);
       ++it;
     }
     if (out.done()) return false;
-    if (in_range() && compare(it->first.second, k) == 0) {
+    if (in_range() && compare(it->first.key, k) == 0) {
       emit_op(writes_.ops_[it->second]);
       ++it;
     } else {
@@ -158,23 +197,20 @@ Status Overlay::scan_reverse(Column c, ByteView prefix, ByteView start, size_t l
   const auto& latest = writes_.latest_;
   // `it` is one past the next overlay candidate; walk it backwards.
   auto it = latest.end();
-  if (auto succ = prefix_successor(prefix)) {
-    it = latest.lower_bound({c, *succ});
+  std::optional<Bytes> succ = prefix_successor(prefix);
+  if (succ) {
+    it = latest.lower_bound(WriteSet::KeyRef{c, *succ});
   } else {
-    it = latest.lower_bound({static_cast<Column>(static_cast<uint8_t>(c) + 1), Bytes{}});
+    it = latest.lower_bound(WriteSet::KeyRef{static_cast<Column>(static_cast<uint8_t>(c) + 1), ByteView{}});
   }
   if (!start.empty()) {
-    auto bound = latest.upper_bound({c, Bytes(start.begin(), start.end())});
-    if (bound != latest.end() && (it == latest.end() || bound->first.first < it->first.first ||
-                                   (bound->first.first == it->first.first &&
-                                    compare(bound->first.second, it->first.second) < 0))) {
-      it = bound;
-    }
+    auto bound = latest.upper_bound(WriteSet::KeyRef{c, start});
+    if (bound != latest.end() && (it == latest.end() || WriteSet::KeyLess{}(bound->first, it->first))) it = bound;
   }
   auto in_range = [&] {
     if (it == latest.begin()) return false;
     auto prev = std::prev(it);
-    return prev->first.first == c && starts_with(prev->first.second, prefix);
+    return prev->first.column == c && starts_with(prev->first.key, prefix);
   };
   auto candidate = [&]() -> const WriteSet::Op& { return writes_.ops_[std::prev(it)->second]; };
   auto emit_op = [&](const WriteSet::Op& op) {

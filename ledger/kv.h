@@ -40,6 +40,7 @@ enum class Column : uint8_t {
   kSafety,           // consensus safety state
   kRegistry,         // agency and validator registry (genesis + governance)
   kCommitProofs,     // u64 height -> consensus CommitProof bytes of the block
+  kDatasetHeads,     // dataset -> u64 latest version ‖ u64 (newest event index + 1, 0 = none)
   kCount,
 };
 
@@ -64,6 +65,11 @@ class KvReader {
 };
 
 // An ordered set of puts and deletes, applied atomically by a store.
+//
+// Ops are kept in order of arrival (a store applies them in that order); an
+// index maps each (column, key) to its latest op without copying the key: it
+// holds views into the ops' own key buffers, which stay put when `ops_`
+// grows (moving a std::vector keeps its buffer). Copies rebuild the index.
 class WriteSet {
  public:
   struct Op {
@@ -71,6 +77,12 @@ class WriteSet {
     Bytes key;
     std::optional<Bytes> value;  // nullopt = delete
   };
+  WriteSet() = default;
+  WriteSet(const WriteSet& other);
+  WriteSet& operator=(const WriteSet& other);
+  WriteSet(WriteSet&&) noexcept = default;
+  WriteSet& operator=(WriteSet&&) noexcept = default;
+
   void put(Column c, ByteView key, ByteView value);
   void erase(Column c, ByteView key);
   const std::vector<Op>& ops() const { return ops_; }
@@ -80,11 +92,22 @@ class WriteSet {
   const Op* find(Column c, ByteView key) const;
   // Appends every op of `other`.
   void merge(const WriteSet& other);
+  void merge(WriteSet&& other);
 
  private:
-  friend class Overlay;  // merges latest_ into its ordered scans
+  friend class Overlay;  // merges the index into its ordered scans
+  struct KeyRef {
+    Column column;
+    ByteView key;  // into ops_[i].key's buffer, or a caller's key for lookups
+  };
+  struct KeyLess {
+    using is_transparent = void;
+    bool operator()(const KeyRef& a, const KeyRef& b) const;
+  };
+  void index_last();
+
   std::vector<Op> ops_;
-  std::map<std::pair<Column, Bytes>, size_t> latest_;  // -> index into ops_
+  std::map<KeyRef, size_t, KeyLess> latest_;  // -> index into ops_
   size_t bytes_ = 0;
 };
 

@@ -25,26 +25,31 @@ struct EntryPlace {
   int64_t time_ms;
 };
 
-// The latest anchored version of `dataset` (0 if none).
-Result<uint64_t> latest_version(const KvReader& state, std::string_view dataset) {
-  uint64_t latest = 0;
-  Bytes prefix = dataset_prefix(dataset);
-  PROV_RETURN_IF_ERROR(state.scan_reverse(Column::kDatasetVersions, prefix, {}, 1, [&](ByteView k, ByteView) {
-    if (k.size() == prefix.size() + 8) latest = get_u64_be(k.data() + prefix.size());
-    return false;
-  }));
-  return latest;
+// Where a dataset stands: its latest anchored version and newest event. One
+// point read per transaction (kDatasetHeads) instead of two reverse scans of
+// the version and event indexes.
+struct DatasetHead {
+  uint64_t latest_version = 0;         // 0: never anchored
+  std::optional<uint64_t> last_event;  // entry index of the newest anchor or access
+};
+
+Result<DatasetHead> read_dataset_head(const KvReader& state, std::string_view dataset) {
+  PROV_ASSIGN_OR_RETURN(auto raw, state.get(Column::kDatasetHeads, as_bytes(dataset)));
+  DatasetHead head;
+  if (!raw) return head;
+  if (raw->size() != 16) return Status::corruption("dataset head record size");
+  head.latest_version = get_u64_be(raw->data());
+  uint64_t next_event = get_u64_be(raw->data() + 8);
+  if (next_event > 0) head.last_event = next_event - 1;
+  return head;
 }
 
-// Index of the dataset's newest entry, if any.
-Result<std::optional<uint64_t>> last_event(const KvReader& state, std::string_view dataset) {
-  std::optional<uint64_t> last;
-  Bytes prefix = dataset_prefix(dataset);
-  PROV_RETURN_IF_ERROR(state.scan_reverse(Column::kDatasetEvents, prefix, {}, 1, [&](ByteView k, ByteView) {
-    if (k.size() == prefix.size() + 8) last = get_u64_be(k.data() + prefix.size());
-    return false;
-  }));
-  return last;
+void put_dataset_head(WriteSet& w, std::string_view dataset, uint64_t latest_version, uint64_t last_event) {
+  Bytes v;
+  v.reserve(16);
+  put_u64_be(v, latest_version);
+  put_u64_be(v, last_event + 1);
+  w.put(Column::kDatasetHeads, as_bytes(dataset), v);
 }
 
 // The kDatasetVersions value (index ‖ digest) of dataset@version, if anchored.
@@ -59,13 +64,12 @@ void put_event(WriteSet& w, std::string_view dataset, uint64_t index, uint8_t ki
   w.put(Column::kDatasetEvents, string_key(dataset, index), v);
 }
 
-Result<v1::DatasetLink> make_link(const KvReader& state, std::string_view dataset, uint64_t version) {
-  PROV_ASSIGN_OR_RETURN(auto prev, last_event(state, dataset));
+v1::DatasetLink make_link(const DatasetHead& head, std::string_view dataset, uint64_t version) {
   v1::DatasetLink link;
   link.set_dataset(std::string(dataset));
   link.set_version(version);
-  link.set_has_prev(prev.has_value());
-  link.set_prev_index(prev.value_or(0));
+  link.set_has_prev(head.last_event.has_value());
+  link.set_prev_index(head.last_event.value_or(0));
   return link;
 }
 
@@ -87,18 +91,18 @@ TxResult<std::monostate> check_parents(const KvReader& state, const v1::AnchorRe
 
 TxResult<std::monostate> execute_anchor(const KvReader& state, const v1::AnchorRecord& a, uint64_t index,
                                         v1::Entry& entry, WriteSet& w) {
-  auto latest = latest_version(state, a.dataset());
-  if (!latest) return state_failure(latest.status());
-  uint64_t version = a.version() ? a.version() : *latest + 1;
-  if (version <= *latest) {
+  auto head = read_dataset_head(state, a.dataset());
+  if (!head) return state_failure(head.status());
+  const uint64_t latest = head->latest_version;
+  uint64_t version = a.version() ? a.version() : latest + 1;
+  if (version <= latest) {
     return reject(Rejection::kVersionConflict,
-                  "version " + std::to_string(version) + " not above latest " + std::to_string(*latest));
+                  "version " + std::to_string(version) + " not above latest " + std::to_string(latest));
   }
   auto parents = check_parents(state, a);
   if (!parents) return parents;
-  auto link = make_link(state, a.dataset(), version);
-  if (!link) return state_failure(link.status());
-  *entry.add_links() = *link;
+  *entry.add_links() = make_link(*head, a.dataset(), version);
+  put_dataset_head(w, a.dataset(), version, index);
 
   Bytes rec;
   put_u64_be(rec, index);
@@ -117,10 +121,12 @@ TxResult<std::monostate> execute_anchor(const KvReader& state, const v1::AnchorR
 
 TxResult<std::monostate> execute_access(const KvReader& state, const v1::AccessEvent& e, uint64_t index,
                                         v1::Entry& entry, WriteSet& w) {
+  auto head = read_dataset_head(state, e.dataset());
+  if (!head) return state_failure(head.status());
   if (e.version() == 0) {
-    auto latest = latest_version(state, e.dataset());
-    if (!latest) return state_failure(latest.status());
-    if (*latest == 0) return reject(Rejection::kUnknownDataset, "dataset " + e.dataset() + " was never anchored");
+    if (head->latest_version == 0) {
+      return reject(Rejection::kUnknownDataset, "dataset " + e.dataset() + " was never anchored");
+    }
   } else {
     auto rec = version_record(state, e.dataset(), e.version());
     if (!rec) return state_failure(rec.status());
@@ -128,10 +134,9 @@ TxResult<std::monostate> execute_access(const KvReader& state, const v1::AccessE
       return reject(Rejection::kUnknownDataset, e.dataset() + "@" + std::to_string(e.version()) + " was never anchored");
     }
   }
-  auto link = make_link(state, e.dataset(), e.version());
-  if (!link) return state_failure(link.status());
-  *entry.add_links() = *link;
+  *entry.add_links() = make_link(*head, e.dataset(), e.version());
   put_event(w, e.dataset(), index, kEventAccess, e.version());
+  put_dataset_head(w, e.dataset(), head->latest_version, index);
   return std::monostate{};
 }
 
@@ -176,7 +181,7 @@ TxResult<Hash256> run_tx(const KvReader& state, ByteView tx_bytes, const EntryPl
   if (!tx) return tx.rejected();
   WriteSet own;
   auto leaf = execute_tx(view, tx.value(), at, own);
-  if (leaf) w.merge(own);
+  if (leaf) w.merge(std::move(own));
   return leaf;
 }
 
@@ -357,6 +362,18 @@ Result<Head> read_head(const KvReader& state) {
   return out;
 }
 
+Status check_state_format(const KvReader& state) {
+  PROV_ASSIGN_OR_RETURN(auto head, state.get(Column::kMeta, as_bytes(kMetaHead)));
+  if (!head) return Status::ok();
+  PROV_ASSIGN_OR_RETURN(auto format, state.get(Column::kMeta, as_bytes(kMetaStateFormat)));
+  std::string got = format ? to_string(*format) : "1";
+  if (got == kStateFormat) return Status::ok();
+  return Status::invalid_argument("the store's state format is " + got + ", this build reads format " +
+                                     std::string(kStateFormat) +
+                                     ": it was written by another provd version; move the data dir aside and let "
+                                     "the node sync from its peers");
+}
+
 Result<WriteSet> apply_genesis(const v1::Genesis& genesis) {
   if (genesis.chain_id().empty() || genesis.chain_id().size() > kMaxChainIdBytes) {
     return Status::invalid_argument("chain id must be 1..255 bytes");
@@ -373,6 +390,7 @@ Result<WriteSet> apply_genesis(const v1::Genesis& genesis) {
   w.put(Column::kMeta, as_bytes(kMetaChainId), as_bytes(genesis.chain_id()));
   w.put(Column::kMeta, as_bytes(kMetaHead), serialize(head));
   w.put(Column::kMeta, as_bytes(kMetaGenesis), serialize(genesis));
+  w.put(Column::kMeta, as_bytes(kMetaStateFormat), as_bytes(kStateFormat));
   return w;
 }
 

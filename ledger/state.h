@@ -29,12 +29,15 @@
 //   set, and the proposer must belong to it.
 //
 // Index layout (all integers u64 big-endian; ‖ is concatenation):
-//   kMeta         "chain_id" -> chain id; "head" -> ChainHead; "genesis" -> Genesis
+//   kMeta         "chain_id" -> chain id; "head" -> ChainHead; "genesis" -> Genesis;
+//                 "state_format" -> kStateFormat (the layout version of this list)
 //   kBlocks       height -> Block bytes;  kBlockHashes header hash -> height
 //   kEntries      index -> Entry bytes
 //   kEntryByHash  SHA-256(tx bytes) -> index;  'b' ‖ SHA-256(body) -> index
 //   kDatasetVersions  dataset ‖ 0x00 ‖ version -> index ‖ 32-byte digest
 //   kDatasetEvents    dataset ‖ 0x00 ‖ index -> u8 kind (1 anchor, 2 access) ‖ version
+//   kDatasetHeads dataset -> latest version ‖ (newest event index + 1, 0 = none):
+//                 one point read per transaction instead of two reverse scans
 //   kLineageUp    child ‖ 0x00 ‖ cver ‖ parent ‖ 0x00 ‖ pver -> ""
 //   kLineageDown  parent ‖ 0x00 ‖ pver ‖ child ‖ 0x00 ‖ cver -> ""
 //   kDigest       digest ‖ index -> "";   kAgency agency ‖ 0x00 ‖ index -> ""
@@ -69,6 +72,13 @@ struct Head {
 
 // Reads the head; kNotFound if genesis was never applied.
 Result<Head> read_head(const KvReader& state);
+
+// The index layout version apply_genesis records. A store written with
+// another layout is refused by check_state_format, never silently misread.
+inline constexpr std::string_view kStateFormat = "2";
+// OK for a store without genesis or with this build's layout; otherwise
+// kInvalidArgument naming the store's format.
+Status check_state_format(const KvReader& state);
 
 // The writes that install `genesis` into an empty store (registry, params,
 // head at height 0). The genesis must already be validated.
@@ -121,6 +131,7 @@ inline constexpr uint8_t kEventAnchor = 1;
 inline constexpr uint8_t kEventAccess = 2;
 inline constexpr std::string_view kMetaHead = "head";
 inline constexpr std::string_view kMetaGenesis = "genesis";
+inline constexpr std::string_view kMetaStateFormat = "state_format";
 Bytes dataset_prefix(std::string_view dataset);  // dataset ‖ 0x00
 Bytes lineage_key(std::string_view from, uint64_t from_version, std::string_view to, uint64_t to_version);
 // Splits the `to` half of a lineage key after its `from` prefix.

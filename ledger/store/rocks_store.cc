@@ -142,6 +142,11 @@ rocksdb::ColumnFamilyOptions column_options(const StoreOptions& o, const MemoryB
   // however large the ledger grows.
   cf.level_compaction_dynamic_level_bytes = true;
   cf.compression = pick_compression();
+  // A bloom filter over whole keys in the memtable: execution looks up keys
+  // that mostly do not exist yet (duplicate checks, new datasets), and a miss
+  // then costs a few hash probes instead of a skip-list search.
+  cf.memtable_prefix_bloom_size_ratio = 0.02;
+  cf.memtable_whole_key_filtering = true;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = memory.impl().cache;

@@ -230,3 +230,45 @@ TEST_CASE("validator changes wait for the next epoch") {
   CHECK(c.rejection_of(c.sign(c.governance(roles, 3))) == Rejection::kQuorumNotMet);
   CHECK(check_transaction(c.kv, c.sign(c.governance(roles, 4))).is_ok());
 }
+
+TEST_CASE("dataset heads track the latest version and the newest event, in one block and across blocks") {
+  Chain c;
+  // One block: v1 (auto), an access, v5 (explicit gap), v6 (auto, after v5 in the same block).
+  auto b1 = c.commit({c.sign(c.anchor("stats/h", "a")), c.sign(c.access("stats/h")),
+                      c.sign(c.anchor("stats/h", "b", 5)), c.sign(c.anchor("stats/h", "c"))});
+  REQUIRE(b1.is_ok());
+  CHECK(anchored_version(c.kv, 0) == 1);
+  CHECK(anchored_version(c.kv, 2) == 5);
+  CHECK(anchored_version(c.kv, 3) == 6);
+  auto e3 = entry_by_index(c.kv, 3);
+  REQUIRE(e3.is_ok());
+  CHECK(e3->entry.links(0).has_prev());
+  CHECK(e3->entry.links(0).prev_index() == 2);
+  // Next block: an access first, then an anchor whose link points at that access.
+  REQUIRE(c.commit({c.sign(c.access("stats/h")), c.sign(c.anchor("stats/h", "d"))}).is_ok());
+  CHECK(anchored_version(c.kv, 5) == 7);
+  auto e5 = entry_by_index(c.kv, 5);
+  REQUIRE(e5.is_ok());
+  CHECK(e5->entry.links(0).prev_index() == 4);
+  CHECK(latest_version_of(c.kv, "stats/h")->version == 7);
+  // Not above the head: a conflict; an untouched dataset starts at 1 with no previous event.
+  CHECK(c.rejection_of(c.sign(c.anchor("stats/h", "e", 7))) == Rejection::kVersionConflict);
+  REQUIRE(c.commit({c.sign(c.anchor("stats/other", "x"))}).is_ok());
+  auto e6 = entry_by_index(c.kv, 6);
+  REQUIRE(e6.is_ok());
+  CHECK(e6->entry.links(0).version() == 1);
+  CHECK_FALSE(e6->entry.links(0).has_prev());
+}
+
+TEST_CASE("a store written with another state format is refused, not misread") {
+  Chain c;
+  CHECK(check_state_format(c.kv).is_ok());
+  MemoryKv empty;
+  CHECK(check_state_format(empty).is_ok());  // nothing installed yet
+  WriteSet old;
+  old.erase(Column::kMeta, as_bytes(kMetaStateFormat));  // a format-1 store had no marker
+  c.kv.apply(old);
+  Status st = check_state_format(c.kv);
+  CHECK(st.code() == StatusCode::kInvalidArgument);
+  CHECK(st.message().find("state format is 1") != std::string::npos);
+}

@@ -17,7 +17,8 @@ struct LedgerArgs {
   uint64_t entries = 100000;       // log size to build and measure proofs on
   std::string dir;                 // database directory; empty = a temporary one, removed after
   uint32_t block_txs = 500;        // transactions per block
-  bool log_only = false;           // build the log with merkle-log appends only (no transactions)
+  bool log_only = false;
+  bool node_path = false;          // build the log the node's way, timing build, re-apply and commit           // build the log with merkle-log appends only (no transactions)
   bool reuse = false;              // measure the log already in `dir` (built and kept by an earlier run)
   uint32_t proof_samples = 2000;   // random proofs timed per kind
   uint64_t seed = 1;               // sampling and synthetic data

@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -26,6 +28,7 @@
 #include "crypto/sha256.h"
 #include "ledger/merkle_log.h"
 #include "ledger/registry.h"
+#include "ledger/sig_cache.h"
 #include "ledger/state.h"
 #include "ledger/store/rocks_store.h"
 #include "ledger/tx.h"
@@ -141,6 +144,79 @@ Status build_with_transactions(RocksStore& store, const Setup& s, const LedgerAr
     f.commit_s += c.seconds();
   }
   f.total_s = total.seconds();
+  return Status::ok();
+}
+
+// The node's way (--node-path): every signature was verified once at
+// admission (the process-wide memo is primed before timing), the leader
+// builds each block on top of its two uncommitted parents (stacked
+// overlays, as the consensus core's two-chain commit leaves them), a
+// follower re-executes the same block bytes on the same parents, and a
+// block is committed (sync=true) once two blocks sit above it.
+struct NodePathFigures {
+  double prime_s = 0;   // Ed25519 verification into the memo (admission)
+  double build_s = 0;   // leader: build_block_filtered on the overlays
+  double apply_s = 0;   // follower: apply_block on the overlays
+  double commit_s = 0;  // RocksStore::apply(sync=true) of a committed block
+  double build_cpu_us = 0, apply_cpu_us = 0, commit_cpu_us = 0;  // this thread's CPU time
+};
+
+Status build_node_path(RocksStore& store, const Setup& s, const LedgerArgs& args, NodePathFigures& f) {
+  std::vector<Bytes> txs;
+  txs.reserve(args.entries);
+  for (uint64_t i = 0; i < args.entries; ++i) txs.push_back(signed_anchor(s, i));
+  Stopwatch prime;
+  for (const Bytes& tx : txs) ledger::prime_tx_signature(tx);
+  f.prime_s = prime.seconds();
+
+  std::deque<WriteSet> uncommitted;  // oldest first, at most two
+  int64_t time_ms = s.genesis.genesis_time_ms();
+  uint64_t round = 0;
+  for (uint64_t at = 0; at < txs.size(); at += args.block_txs) {
+    std::vector<Bytes> block(txs.begin() + static_cast<ptrdiff_t>(at),
+                             txs.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(at + args.block_txs, txs.size())));
+    std::vector<std::unique_ptr<ledger::Overlay>> layers;
+    const ledger::KvReader* top = &store;
+    for (const WriteSet& w : uncommitted) {
+      layers.push_back(std::make_unique<ledger::Overlay>(*top, w));
+      top = layers.back().get();
+    }
+    ledger::BlockTemplate tmpl;
+    tmpl.epoch = 0;
+    tmpl.round = ++round;
+    tmpl.time_ms = ++time_ms;
+    tmpl.proposer = s.validators[round % kValidators].public_key();
+    Stopwatch b;
+    ThreadCpuStopwatch bc;
+    auto built = ledger::build_block_filtered(*top, tmpl, block, nullptr);
+    f.build_s += b.seconds();
+    f.build_cpu_us += bc.micros();
+    if (!built.is_ok()) return built.status();
+    if (built->header.log_size() != at + block.size()) return Status::internal("a transaction was dropped");
+    Stopwatch a;
+    ThreadCpuStopwatch ac;
+    auto applied = ledger::apply_block(*top, built->block_bytes);
+    f.apply_s += a.seconds();
+    f.apply_cpu_us += ac.micros();
+    if (!applied.is_ok()) return applied.status();
+    layers.clear();
+    uncommitted.push_back(std::move(applied->writes));
+    if (uncommitted.size() > 2) {
+      Stopwatch c;
+      ThreadCpuStopwatch cc;
+      PROV_RETURN_IF_ERROR(store.apply(uncommitted.front(), /*sync=*/true));
+      f.commit_s += c.seconds();
+      f.commit_cpu_us += cc.micros();
+      uncommitted.pop_front();
+    }
+  }
+  for (const WriteSet& w : uncommitted) {
+    Stopwatch c;
+    ThreadCpuStopwatch cc;
+    PROV_RETURN_IF_ERROR(store.apply(w, /*sync=*/true));
+    f.commit_s += c.seconds();
+    f.commit_cpu_us += cc.micros();
+  }
   return Status::ok();
 }
 
@@ -270,6 +346,7 @@ int run_ledger(const LedgerArgs& args) {
   Report report;
   report.add_text("mode", args.reuse      ? "reuse (measure the log already in --dir)"
                          : args.log_only ? "log-only (merkle-log appends + entry writes, no transactions)"
+                         : args.node_path ? "node-path (signatures memoized, build + re-apply on uncommitted parents, commit)"
                                          : "transactions (build_block with full validation + sync commit)");
   report.add("entries", static_cast<double>(args.entries), "entries");
   {
@@ -293,6 +370,21 @@ int run_ledger(const LedgerArgs& args) {
       report.add_text("vm_rss_MiB_each_tenth_of_build", rss_trace(rss));
       report.add("log_only_build_entries_per_s", static_cast<double>(args.entries) / seconds, "entries/s");
       report.add("log_only_build_s", seconds, "s");
+    } else if (args.node_path) {
+      NodePathFigures f;
+      if (Status s = build_node_path(store, setup, args, f); !s.is_ok()) return fail(s);
+      const double n = static_cast<double>(args.entries);
+      report.add("block_txs", args.block_txs, "transactions/block");
+      report.add("admission_verify_tx_per_s", n / f.prime_s, "tx/s (Ed25519 into the memo, one thread)");
+      report.add("leader_build_tx_per_s", n / f.build_s, "tx/s (build_block_filtered on two uncommitted parents)");
+      report.add("follower_apply_tx_per_s", n / f.apply_s, "tx/s (apply_block of the same bytes)");
+      report.add("commit_tx_per_s", n / f.commit_s, "tx/s (RocksStore::apply sync=true)");
+      report.add("leader_build_us_per_tx", f.build_s / n * 1e6, "us");
+      report.add("follower_apply_us_per_tx", f.apply_s / n * 1e6, "us");
+      report.add("commit_us_per_tx", f.commit_s / n * 1e6, "us");
+      report.add("leader_build_cpu_us_per_tx", f.build_cpu_us / n, "us of CPU");
+      report.add("follower_apply_cpu_us_per_tx", f.apply_cpu_us / n, "us of CPU");
+      report.add("commit_cpu_us_per_tx", f.commit_cpu_us / n, "us of CPU (this thread; RocksDB's own threads not counted)");
     } else {
       BuildFigures f;
       if (Status s = build_with_transactions(store, setup, args, f); !s.is_ok()) return fail(s);

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   l->add_option("--block-txs", ledger.block_txs, "transactions per block")->capture_default_str();
   l->add_flag("--log-only", ledger.log_only,
               "build the log with Merkle-log appends and entry writes only (no transactions): for 10M+ entries");
+  l->add_flag("--node-path", ledger.node_path,
+             "build the log as a node does: signatures memoized, each block built and re-applied on two uncommitted "
+             "parents, then committed; times each phase");
   l->add_flag("--reuse", ledger.reuse, "skip the build: measure the log of --entries entries already in --dir");
   l->add_option("--proof-samples", ledger.proof_samples, "random proofs timed per kind")->capture_default_str();
   l->add_option("--seed", ledger.seed, "seed for synthetic data and sampling")->capture_default_str();
