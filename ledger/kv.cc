@@ -91,8 +91,34 @@ bool WriteSet::KeyLess::operator()(const KeyRef& a, const KeyRef& b) const {
   return compare(a.key, b.key) < 0;
 }
 
-WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_) {
+size_t WriteSet::KeyHash::operator()(const KeyRef& k) const {
+  // FNV-1a over the column and key bytes: keys are short, and hash flooding
+  // is not a concern for a block's own bounded writes.
+  uint64_t h = 14695981039346656037ull ^ static_cast<uint8_t>(k.column);
+  h *= 1099511628211ull;
+  for (uint8_t b : k.key) {
+    h ^= b;
+    h *= 1099511628211ull;
+  }
+  return static_cast<size_t>(h);
+}
+
+bool WriteSet::KeyEq::operator()(const KeyRef& a, const KeyRef& b) const {
+  return a.column == b.column && a.key.size() == b.key.size() && compare(a.key, b.key) == 0;
+}
+
+WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_), ordered_stale_(true) {
+  latest_.reserve(other.latest_.size());
   for (size_t i = 0; i < ops_.size(); ++i) latest_[KeyRef{ops_[i].column, ops_[i].key}] = i;
+}
+
+const WriteSet::Ordered& WriteSet::ordered() const {
+  if (ordered_stale_) {
+    ordered_.clear();
+    for (const auto& [ref, index] : latest_) ordered_.emplace(ref, index);
+    ordered_stale_ = false;
+  }
+  return ordered_;
 }
 
 WriteSet& WriteSet::operator=(const WriteSet& other) {
@@ -106,6 +132,7 @@ void WriteSet::index_last() {
   const Op& op = ops_.back();
   auto [it, inserted] = latest_.try_emplace(KeyRef{op.column, op.key}, ops_.size() - 1);
   if (!inserted) it->second = ops_.size() - 1;
+  ordered_stale_ = true;
 }
 
 void WriteSet::put(Column c, ByteView key, ByteView value) {
@@ -162,7 +189,7 @@ Result<std::optional<Bytes>> Overlay::get(Column c, ByteView key) const {
 Status Overlay::scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const {
   Emitter out{limit, visit};
   if (limit == 0) return Status::ok();
-  const auto& latest = writes_.latest_;
+  const auto& latest = writes_.ordered();
   ByteView lo = max_view(prefix, start);
   auto it = latest.lower_bound(WriteSet::KeyRef{c, lo});
   auto in_range = [&] { return it != latest.end() && it->first.column == c && starts_with(it->first.key, prefix); };
@@ -194,7 +221,7 @@ Status Overlay::scan(Column c, ByteView prefix, ByteView start, size_t limit, co
 Status Overlay::scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const {
   Emitter out{limit, visit};
   if (limit == 0) return Status::ok();
-  const auto& latest = writes_.latest_;
+  const auto& latest = writes_.ordered();
   // `it` is one past the next overlay candidate; walk it backwards.
   auto it = latest.end();
   std::optional<Bytes> succ = prefix_successor(prefix);

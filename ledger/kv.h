@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -66,10 +67,12 @@ class KvReader {
 
 // An ordered set of puts and deletes, applied atomically by a store.
 //
-// Ops are kept in order of arrival (a store applies them in that order); an
-// index maps each (column, key) to its latest op without copying the key: it
-// holds views into the ops' own key buffers, which stay put when `ops_`
-// grows (moving a std::vector keeps its buffer). Copies rebuild the index.
+// Ops are kept in order of arrival (a store applies them in that order); a
+// hash index maps each (column, key) to its latest op without copying the
+// key: it holds views into the ops' own key buffers, which stay put when
+// `ops_` grows (moving a std::vector keeps its buffer). Copies rebuild the
+// index. Execution only does point reads, so the ordered index that scans
+// need is built on the first scan after a write.
 class WriteSet {
  public:
   struct Op {
@@ -101,14 +104,24 @@ class WriteSet {
     ByteView key;  // into ops_[i].key's buffer, or a caller's key for lookups
   };
   struct KeyLess {
-    using is_transparent = void;
     bool operator()(const KeyRef& a, const KeyRef& b) const;
   };
+  struct KeyHash {
+    size_t operator()(const KeyRef& k) const;
+  };
+  struct KeyEq {
+    bool operator()(const KeyRef& a, const KeyRef& b) const;
+  };
+  using Ordered = std::map<KeyRef, size_t, KeyLess>;
   void index_last();
+  // (column, key) -> latest op, in key order; rebuilt after writes.
+  const Ordered& ordered() const;
 
   std::vector<Op> ops_;
-  std::map<KeyRef, size_t, KeyLess> latest_;  // -> index into ops_
+  std::unordered_map<KeyRef, size_t, KeyHash, KeyEq> latest_;  // -> index into ops_
   size_t bytes_ = 0;
+  mutable Ordered ordered_;
+  mutable bool ordered_stale_ = false;
 };
 
 // A reader that sees `writes` layered over `base`.
