@@ -41,6 +41,15 @@ Bytes voted_block_key(uint64_t height, ByteView block) {
 }
 constexpr uint64_t kResignIntervalMs = 2000;     // re-sign an unchanged head this often
 constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting behind a proposal
+// Gossip of admitted client transactions: one Transactions message per batch
+// instead of one encrypted frame per transaction per peer. A batch leaves when
+// it holds kGossipMaxTxs transactions or kGossipMaxBytes bytes, or
+// kGossipDelayUs after its first transaction, whichever comes first. The byte
+// bound keeps a batch far below the frame limit (a lone transaction larger
+// than it travels alone).
+constexpr size_t kGossipMaxTxs = 256;
+constexpr size_t kGossipMaxBytes = 256u << 10;
+constexpr uint64_t kGossipDelayUs = 2000;
 
 const char* sync_name(SyncState s) {
   switch (s) {
@@ -144,6 +153,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   n->consensus_workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->sync_timer_ = std::make_unique<asio::steady_timer>(n->io_);
+  n->gossip_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   if (n->is_validator_) {
     consensus::CoreConfig core;
     core.round_timeout_ticks = n->params_.round_timeout_ms();
@@ -251,6 +261,12 @@ void Node::stop() {
     if (api_) api_->stop();
     timer_->cancel();
     sync_timer_->cancel();
+    // The links are closing at once, so a pending gossip batch could not
+    // leave anyway; its transactions were admitted here and die with this
+    // mempool, like everything else in it.
+    gossip_timer_->cancel();
+    gossip_batch_.Clear();
+    gossip_batch_bytes_ = 0;
     for (auto& [_, w] : waiters_) w->timer->cancel();
     for (auto& w : checkpoint_waiters_) w->timer->cancel();
     io_.stop();
@@ -347,9 +363,50 @@ void Node::pump_consensus() {
 }
 
 void Node::on_transactions(const PublicKey&, const v1::Transactions& txs) {
-  for (const std::string& tx : txs.txs()) {
-    admit(to_bytes(tx), /*from_client=*/false, nullptr, {});
+  {
+    std::lock_guard lock(mu_);
+    gossip_txs_in_ += static_cast<uint64_t>(txs.txs_size());
   }
+  // One snapshot for the whole message: nothing commits between these calls.
+  std::shared_ptr<const ledger::KvReader> snap = txs.txs_size() > 1 ? snapshot() : nullptr;
+  for (const std::string& tx : txs.txs()) {
+    admit(to_bytes(tx), /*from_client=*/false, nullptr, {}, snap);
+  }
+}
+
+void Node::queue_gossip(std::string tx) {
+  if (stopping_) return;
+  // A transaction that would push the batch over the byte bound goes out in the next one.
+  if (gossip_batch_bytes_ > 0 && gossip_batch_bytes_ + tx.size() > kGossipMaxBytes) flush_gossip();
+  gossip_batch_bytes_ += tx.size();
+  gossip_batch_.mutable_transactions()->add_txs(std::move(tx));
+  if (static_cast<size_t>(gossip_batch_.transactions().txs_size()) >= kGossipMaxTxs ||
+      gossip_batch_bytes_ >= kGossipMaxBytes) {
+    return flush_gossip();
+  }
+  if (gossip_timer_armed_) return;
+  gossip_timer_armed_ = true;
+  gossip_timer_->expires_after(std::chrono::microseconds(kGossipDelayUs));
+  gossip_timer_->async_wait([this](const boost::system::error_code& ec) {
+    // Cancelled: a size bound flushed the batch first (or the node stops).
+    if (ec || stopping_) return;
+    flush_gossip();
+  });
+}
+
+void Node::flush_gossip() {
+  if (gossip_timer_armed_) {
+    gossip_timer_armed_ = false;
+    gossip_timer_->cancel();
+  }
+  size_t count = static_cast<size_t>(gossip_batch_.transactions().txs_size());
+  if (count == 0) return;
+  broadcast_node_message(gossip_batch_);
+  gossip_batch_.Clear();
+  gossip_batch_bytes_ = 0;
+  std::lock_guard lock(mu_);
+  ++gossip_messages_out_;
+  gossip_txs_out_ += count;
 }
 
 void Node::on_checkpoint(const v1::CheckpointSignature& sig) {
@@ -499,7 +556,36 @@ void Node::submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResu
   });
 }
 
-void Node::admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options) {
+void Node::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) {
+  asio::post(io_, [this, txs = std::move(txs), done = std::move(done)]() mutable {
+    // Every callback below runs on this thread: no lock for the tally.
+    struct Pending {
+      std::vector<SubmitResult> results;
+      size_t left = 0;
+      std::function<void(std::vector<SubmitResult>)> done;
+    };
+    if (txs.empty()) return done({});
+    auto p = std::make_shared<Pending>();
+    p->results.resize(txs.size());
+    p->left = txs.size();
+    p->done = std::move(done);
+    // One snapshot for the batch: nothing commits between these calls.
+    std::shared_ptr<const ledger::KvReader> snap = snapshot();
+    for (size_t i = 0; i < txs.size(); ++i) {
+      // Each transaction takes the single submit's path, bounds included:
+      // over kMaxAdmitting or a full mempool, it alone is answered busy.
+      admit(std::move(txs[i]), /*from_client=*/true,
+            [p, i](SubmitResult r) {
+              p->results[i] = std::move(r);
+              if (--p->left == 0) p->done(std::move(p->results));
+            },
+            SubmitOptions{}, snap);
+    }
+  });
+}
+
+void Node::admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options,
+                 std::shared_ptr<const ledger::KvReader> snap) {
   Hash256 hash = crypto::sha256(tx);
   auto answer = [&](SubmitState state, std::string message) {
     if (!done) return;
@@ -516,7 +602,7 @@ void Node::admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> d
     return answer(SubmitState::kBusy, "mempool full; retry later");
   }
   ++admitting_;
-  std::shared_ptr<const ledger::KvReader> snap = snapshot();
+  if (!snap) snap = snapshot();
   asio::post(*workers_, [this, snap, hash, tx = std::move(tx), from_client, done = std::move(done), options]() mutable {
     auto verdict = ledger::check_transaction(*snap, tx);
     asio::post(io_, [this, hash, tx = std::move(tx), from_client, verdict = std::move(verdict),
@@ -550,7 +636,7 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
     if (done) done(r);
     return;
   }
-  Bytes copy = gossip ? tx : Bytes{};
+  std::string copy = gossip ? to_string(tx) : std::string();
   Mempool::Added added = mempool_->add(hash, std::move(tx));
   if (added == Mempool::Added::kFull) {
     r.state = SubmitState::kBusy;
@@ -558,11 +644,7 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
     if (done) done(r);
     return;
   }
-  if (added == Mempool::Added::kAdded && gossip) {
-    v1::NodeMessage msg;
-    msg.mutable_transactions()->add_txs(to_string(copy));
-    broadcast_node_message(msg);
-  }
+  if (added == Mempool::Added::kAdded && gossip) queue_gossip(std::move(copy));
   if (replica_) {
     uint64_t now = now_ms();
     mempool_->set_now(now);
@@ -787,6 +869,11 @@ std::string Node::metrics_text() {
   gauge("provd_bad_peer_messages_total", "Peer messages that did not parse or verify.", bad_peer_messages_, "counter");
   gauge("provd_sync_blocks_total", "Blocks applied through block sync.", synced_blocks_, "counter");
   gauge("provd_sync_bad_blocks_total", "Blocks refused during block sync.", bad_sync_blocks_, "counter");
+  gauge("provd_gossip_messages_out_total", "Transactions messages gossiped to peers (batches of admitted client transactions).",
+        gossip_messages_out_, "counter");
+  gauge("provd_gossip_txs_out_total", "Admitted client transactions gossiped to peers.", gossip_txs_out_, "counter");
+  gauge("provd_gossip_txs_in_total", "Transactions received from peers' gossip (before admission).", gossip_txs_in_,
+        "counter");
   gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
         checkpoints_->equivocations(), "counter");
   if (replica_) {

@@ -63,6 +63,7 @@ class Node final : public NodeService {
   const std::string& chain_id() const override { return chain_id_; }
   std::shared_ptr<const ledger::KvReader> snapshot() override;
   void submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) override;
+  void submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) override;
   NodeStatus status() override;
   std::optional<std::string> checkpoint_note() override;
   void wait_for_checkpoint(uint64_t min_size, uint32_t timeout_ms,
@@ -80,9 +81,17 @@ class Node final : public NodeService {
   void on_checkpoint(const v1::CheckpointSignature& sig);
   void on_sync_request(const PublicKey& peer, const v1::SyncRequest& req);
   void on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp);
-  void admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options);
+  // Checks `tx` on the worker pool against `snap` (null: a fresh snapshot)
+  // and calls admitted() with the verdict; answers at once when shutting
+  // down, already pending, or over the mempool or kMaxAdmitting bound.
+  void admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options,
+             std::shared_ptr<const ledger::KvReader> snap = nullptr);
   void admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
                 std::function<void(SubmitResult)> done, SubmitOptions options);
+  // Queues an admitted client transaction for the next gossip batch.
+  void queue_gossip(std::string tx);
+  // Broadcasts the queued gossip batch (if any) as one Transactions message.
+  void flush_gossip();
   void drain_effects();
   Status persist_safety(const consensus::PersistSafety& p);
   Status apply_commit(const consensus::Commit& c);
@@ -113,6 +122,7 @@ class Node final : public NodeService {
   std::unique_ptr<boost::asio::thread_pool> consensus_workers_;  // signatures of proposals: never queued behind admission
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> sync_timer_;
+  std::unique_ptr<boost::asio::steady_timer> gossip_timer_;
   std::unique_ptr<PeerTransport> transport_;
   std::shared_ptr<api::ApiServer> api_;
   std::unique_ptr<Mempool> mempool_;
@@ -157,6 +167,13 @@ class Node final : public NodeService {
   std::map<PublicKey, uint64_t> sync_banned_until_ms_;
   size_t admitting_ = 0;  // transactions on the worker pool now
 
+  // Admitted client transactions not yet gossiped: sent together as one
+  // Transactions message when a size bound is reached or gossip_timer_ fires
+  // (node.cc: kGossipMaxTxs, kGossipMaxBytes, kGossipDelayUs).
+  v1::NodeMessage gossip_batch_;
+  size_t gossip_batch_bytes_ = 0;
+  bool gossip_timer_armed_ = false;
+
   // Read by NodeService callers on any thread.
   mutable std::mutex mu_;
   NodeStatus status_;
@@ -166,6 +183,9 @@ class Node final : public NodeService {
   uint64_t bad_peer_messages_ = 0;
   uint64_t synced_blocks_ = 0;
   uint64_t bad_sync_blocks_ = 0;
+  uint64_t gossip_messages_out_ = 0;  // Transactions messages broadcast
+  uint64_t gossip_txs_out_ = 0;       // transactions in them
+  uint64_t gossip_txs_in_ = 0;        // transactions received in peers' Transactions messages
   std::atomic<bool> stopping_{false};
 };
 

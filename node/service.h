@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crypto/bytes.h"
 #include "crypto/status.h"
@@ -83,6 +85,13 @@ class NodeService {
   // refused, or the wait timed out (kAccepted with timed_out).
   virtual void submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) = 0;
 
+  // Submits every transaction of `txs` as submit() without wait, through
+  // the same admission, and calls `done` once with one result per
+  // transaction, in order, when each has its admission verdict (kAccepted,
+  // kRejected, kBusy or kUnavailable). The caller bounds txs.size() (the API:
+  // ApiConfig::max_batch_txs). The default fans out to submit().
+  virtual void submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done);
+
   // Where the node stands now.
   virtual NodeStatus status() = 0;
 
@@ -100,5 +109,30 @@ class NodeService {
   // The node's metrics in Prometheus text format 0.0.4 (the API appends its own).
   virtual std::string metrics_text() = 0;
 };
+
+// Collects per-transaction results and calls `done` when the last arrives;
+// fan-out callers may deliver from any thread.
+inline void NodeService::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) {
+  struct Pending {
+    std::mutex mu;
+    std::vector<SubmitResult> results;
+    size_t left = 0;
+    std::function<void(std::vector<SubmitResult>)> done;
+  };
+  if (txs.empty()) return done({});
+  auto p = std::make_shared<Pending>();
+  p->results.resize(txs.size());
+  p->left = txs.size();
+  p->done = std::move(done);
+  for (size_t i = 0; i < txs.size(); ++i) {
+    submit(std::move(txs[i]), SubmitOptions{}, [p, i](SubmitResult r) {
+      std::unique_lock lock(p->mu);
+      p->results[i] = std::move(r);
+      if (--p->left != 0) return;
+      lock.unlock();
+      p->done(std::move(p->results));
+    });
+  }
+}
 
 }  // namespace prov::node

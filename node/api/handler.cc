@@ -91,6 +91,27 @@ http::status http_status_for(ledger::Rejection r) {
   }
 }
 
+// The state and error code of one result, as the single submit names them.
+void describe(const SubmitResult& res, pb::SubmitBatchResult* out) {
+  switch (res.state) {
+    case SubmitState::kAccepted: out->set_state("accepted"); break;
+    case SubmitState::kCommitted: out->set_state("committed"); break;
+    case SubmitState::kRejected:
+      out->set_state("rejected");
+      out->set_code(std::string(ledger::rejection_name(res.rejection.value_or(ledger::Rejection::kMalformed))));
+      break;
+    case SubmitState::kBusy:
+      out->set_state("busy");
+      out->set_code("busy");
+      break;
+    case SubmitState::kUnavailable:
+      out->set_state("unavailable");
+      out->set_code("unavailable");
+      break;
+  }
+  out->set_message(res.message);
+}
+
 bool parse_u64(std::string_view s, uint64_t* out) {
   if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
   auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -355,6 +376,10 @@ void ApiHandler::route(Ctx& ctx, const Done& done) {
   }
   if (path == "/v1/transactions") {
     if (only(http::verb::post)) submit(ctx, done);
+    return;
+  }
+  if (path == "/v1/transactions:batch") {
+    if (only(http::verb::post)) submit_batch(ctx, done);
     return;
   }
   // ---- signed reads
@@ -643,6 +668,68 @@ void ApiHandler::submit(Ctx& ctx, const Done& done) {
       }
       done(json(out, version));
     });
+  });
+}
+
+void ApiHandler::submit_batch(Ctx& ctx, const Done& done) {
+  std::string_view type;
+  if (auto it = ctx.req.find(http::field::content_type); it != ctx.req.end()) type = sv(it->value());
+  if (!starts_with(type, "application/json"))
+    return done(ctx.error(http::status::unsupported_media_type, "unsupported_media_type", "send application/json"));
+  pb::SubmitBatchRequest br;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  if (!google::protobuf::util::JsonStringToMessage(ctx.req.body(), &br, opts).ok())
+    return done(ctx.error(http::status::bad_request, "bad_json",
+                          "expected {\"txs\": [<base64 SignedTransaction>, ...]}"));
+  const size_t n = static_cast<size_t>(br.txs_size());
+  if (n == 0) return done(ctx.error(http::status::bad_request, "empty_batch", "no transactions in \"txs\""));
+  if (n > config_.max_batch_txs)
+    return done(ctx.error(http::status::payload_too_large, "batch_too_large",
+                          std::to_string(n) + " transactions; at most " + std::to_string(config_.max_batch_txs) +
+                              " per batch"));
+  // Empty entries are answered here, as the single submit answers them;
+  // the rest go to the node, which keeps their order.
+  std::vector<pb::SubmitBatchResult> results(n);
+  std::vector<size_t> positions;
+  std::vector<Bytes> txs;
+  positions.reserve(n);
+  txs.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string* tx = br.mutable_txs(static_cast<int>(i));
+    if (tx->empty()) {
+      results[i].set_tx_hash(hex(crypto::sha256(ByteView{})));
+      results[i].set_state("rejected");
+      results[i].set_code("empty_tx");
+      results[i].set_message("no transaction bytes");
+      continue;
+    }
+    positions.push_back(i);
+    txs.push_back(to_bytes(*tx));
+    tx->clear();
+    tx->shrink_to_fit();
+  }
+  const unsigned version = ctx.version;
+  auto answer = [done, version](std::vector<pb::SubmitBatchResult> results) {
+    pb::SubmitBatchResponse out;
+    bool retry = false;
+    for (pb::SubmitBatchResult& r : results) {
+      retry = retry || r.state() == "busy" || r.state() == "unavailable";
+      *out.add_results() = std::move(r);
+    }
+    Response res = json(out, version);
+    if (retry) res.set(http::field::retry_after, "1");
+    done(std::move(res));
+  };
+  if (txs.empty()) return answer(std::move(results));
+  node_.submit_batch(std::move(txs), [answer, results = std::move(results), positions = std::move(positions)](
+                                         std::vector<SubmitResult> got) mutable {
+    for (size_t k = 0; k < got.size() && k < positions.size(); ++k) {
+      pb::SubmitBatchResult& r = results[positions[k]];
+      r.set_tx_hash(hex(got[k].tx_hash));
+      describe(got[k], &r);
+    }
+    answer(std::move(results));
   });
 }
 

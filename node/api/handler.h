@@ -42,6 +42,7 @@ struct ApiConfig {
   uint32_t read_timeout_ms = 10000;        // a whole request must arrive within this (slowloris)
   uint32_t default_wait_ms = 10000;        // commit + checkpoint wait of POST /v1/transactions?wait
   uint32_t max_wait_ms = 30000;
+  size_t max_batch_txs = 1000;             // transactions per POST /v1/transactions:batch; beyond: 413
   uint32_t max_query_limit = 1000;         // items per page
   // Seconds since the Unix epoch for the signature window; tests inject it.
   std::function<int64_t()> clock_s;
@@ -73,6 +74,7 @@ class ApiHandler {
   struct Ctx;
   void route(Ctx& ctx, const std::function<void(Response)>& done);
   void submit(Ctx& ctx, const std::function<void(Response)>& done);
+  void submit_batch(Ctx& ctx, const std::function<void(Response)>& done);
   Response finish(unsigned version, bool keep_alive, Response res);
 
   NodeService& node_;

@@ -37,7 +37,9 @@ using ledger::testing::key_from;
 constexpr int64_t kNow = 1'700'000'000;
 
 // A node: a MemoryKv chain that commits each admitted transaction as its own
-// block and keeps a checkpoint signed by every validator at the head.
+// block and keeps a checkpoint signed by every validator at the head. Without
+// wait it answers "accepted", as provd does (the transaction is committed all
+// the same). submit_batch is NodeService's default: one submit() each.
 class FakeNode final : public NodeService {
  public:
   FakeNode() {
@@ -55,7 +57,7 @@ class FakeNode final : public NodeService {
     std::lock_guard<std::mutex> lock(mu_);
     return std::make_shared<ledger::MemoryKv>(chain_.kv);
   }
-  void submit(Bytes tx, SubmitOptions, std::function<void(SubmitResult)> done) override {
+  void submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) override {
     SubmitResult r;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -69,7 +71,7 @@ class FakeNode final : public NodeService {
       } else {
         auto applied = chain_.commit({tx});
         REQUIRE(applied.is_ok());
-        r.state = SubmitState::kCommitted;
+        r.state = options.wait_for_commit ? SubmitState::kCommitted : SubmitState::kAccepted;
         r.entry_index = applied->header.log_size() - 1;
         r.height = applied->header.height();
         resign_locked();
@@ -193,8 +195,8 @@ struct Harness {
     req.set("Signature", h->signature);
     return send(std::move(req));
   }
-  Reply post_json(const std::string& body) {
-    http::request<http::string_body> req(http::verb::post, "/v1/transactions", 11);
+  Reply post_json(const std::string& body, std::string_view target = "/v1/transactions") {
+    http::request<http::string_body> req(http::verb::post, beast::string_view(target.data(), target.size()), 11);
     req.set(http::field::content_type, "application/json");
     req.body() = body;
     return send(std::move(req));
@@ -381,7 +383,7 @@ TEST_CASE("api: submit maps outcomes to status codes") {
     CHECK(h.send(req).status == 415);
   }
   {
-    http::request<http::string_body> req(http::verb::post, "/v1/transactions", 11);
+    http::request<http::string_body> req(http::verb::post, "/v1/transactions?wait=true", 11);
     req.set(http::field::content_type, "application/octet-stream");
     req.body() = to_string(c.sign(c.anchor("stats/raw", "R")));
     r = h.send(req);
@@ -392,6 +394,99 @@ TEST_CASE("api: submit maps outcomes to status codes") {
   r = h.post_json("{\"tx\":\"" + crypto::base64_encode(c.sign(c.anchor("stats/y", "Y"))) + "\"}");
   CHECK(r.status == 429);
   CHECK(r.header("Retry-After") == "1");
+}
+
+// {"txs":[...]} with each transaction as base64.
+std::string batch_body(const std::vector<Bytes>& txs) {
+  std::string body = "{\"txs\":[";
+  for (size_t i = 0; i < txs.size(); ++i) body += (i ? ",\"" : "\"") + crypto::base64_encode(txs[i]) + "\"";
+  return body + "]}";
+}
+
+TEST_CASE("api: batch submit answers each transaction in order, as the single submit would") {
+  ApiConfig cfg;
+  cfg.max_batch_txs = 5;
+  Harness h(cfg);
+  Chain c;
+  c.nonce = 2000;
+  const std::string target = "/v1/transactions:batch";
+  Bytes a = c.sign(c.anchor("stats/batch-a", "A"));
+  Bytes b = c.sign(c.anchor("stats/batch-b", "B"));
+  Bytes forged = c.sign(c.anchor("stats/batch-f", "F"));
+  forged.back() ^= 1;  // the signature is the last field
+  Bytes foreign = c.sign(c.anchor("stats/batch-x", "X"), &c.health);
+
+  auto r = h.post_json(batch_body({a, b, a, forged, foreign}), target);
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Content-Type") == "application/json");
+  CHECK(r.header("Retry-After").empty());
+  node::api::v1::SubmitBatchResponse out;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.body, &out).ok());
+  REQUIRE(out.results_size() == 5);
+  const std::vector<Bytes> sent{a, b, a, forged, foreign};
+  for (int i = 0; i < 5; ++i) CHECK(out.results(i).tx_hash() == crypto::hex_encode(crypto::sha256(sent[i])));
+  CHECK(out.results(0).state() == "accepted");
+  CHECK(out.results(0).code().empty());
+  CHECK(out.results(1).state() == "accepted");
+  CHECK(out.results(2).state() == "rejected");  // the fake commits at once: a's second copy is a duplicate
+  CHECK(out.results(2).code() == "duplicate");
+  CHECK(out.results(3).state() == "rejected");
+  CHECK(out.results(3).code() == "bad_signature");
+  CHECK_FALSE(out.results(3).message().empty());
+  CHECK(out.results(4).state() == "rejected");
+  CHECK(out.results(4).code() == "unknown_signer");
+  // Primitive fields are always printed, so every result names all four.
+  CHECK(has(r.body, "\"code\":\"\""));
+
+  // An empty entry is refused on its own; the others still go through.
+  Bytes d = c.sign(c.anchor("stats/batch-d", "D"));
+  r = h.post_json("{\"txs\":[\"\",\"" + crypto::base64_encode(d) + "\"]}", target);
+  REQUIRE(r.status == 200);
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.body, &out).ok());
+  REQUIRE(out.results_size() == 2);
+  CHECK(out.results(0).state() == "rejected");
+  CHECK(out.results(0).code() == "empty_tx");
+  CHECK(out.results(1).state() == "accepted");
+
+  h.node.busy = true;
+  r = h.post_json(batch_body({c.sign(c.anchor("stats/batch-y", "Y"))}), target);
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Retry-After") == "1");
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.body, &out).ok());
+  REQUIRE(out.results_size() == 1);
+  CHECK(out.results(0).state() == "busy");
+  CHECK(out.results(0).code() == "busy");
+  h.node.busy = false;
+
+  SUBCASE("refused batches") {
+    std::vector<Bytes> six;
+    for (int i = 0; i < 6; ++i) six.push_back(c.sign(c.anchor("stats/over-" + std::to_string(i), "O")));
+    r = h.post_json(batch_body(six), target);
+    CHECK(r.status == 413);
+    CHECK(has(r.body, "\"code\":\"batch_too_large\""));
+    six.pop_back();
+    CHECK(h.post_json(batch_body(six), target).status == 200);  // exactly the bound
+    r = h.post_json("{\"txs\":[", target);
+    CHECK(r.status == 400);
+    CHECK(has(r.body, "\"code\":\"bad_json\""));
+    CHECK(h.post_json("{\"txs\":[\"!!not base64\"]}", target).status == 400);
+    CHECK(h.post_json("{\"tx\":\"AAAA\"}", target).status == 400);  // the single submit's body
+    r = h.post_json(batch_body({a}).insert(1, "\"wait\":true,"), target);  // no wait for batches
+    CHECK(r.status == 400);
+    CHECK(has(r.body, "\"code\":\"bad_json\""));
+    r = h.post_json("{\"txs\":[]}", target);
+    CHECK(r.status == 400);
+    CHECK(has(r.body, "\"code\":\"empty_batch\""));
+    {
+      http::request<http::string_body> req(http::verb::post, "/v1/transactions:batch", 11);
+      req.set(http::field::content_type, "application/octet-stream");
+      req.body() = to_string(a);
+      CHECK(h.send(req).status == 415);
+    }
+    r = h.get(target);
+    CHECK(r.status == 405);
+    CHECK(r.header("Allow") == "POST");
+  }
 }
 
 }  // namespace
