@@ -10,6 +10,9 @@ Bounds on time assert behaviour, not performance (tools/bench net measures
 that): they are generous so a loaded 2-core CI machine passes.
 """
 
+import base64
+import hashlib
+import json
 import os
 import socket
 import struct
@@ -42,10 +45,15 @@ class NetTest(unittest.TestCase):
 
     validators = 4
     observers = 0
+    node_config = {}  # node index (from 1) -> extra provd.conf lines
 
     def setUp(self):
         self.assertTrue(PROVD and PROVCTL, "PROVD and PROVCTL must name the binaries")
         self.net = LocalNet(PROVD, PROVCTL, validators=self.validators, observers=self.observers)
+        for n in self.net.nodes:
+            if n.index in self.node_config:
+                with open(os.path.join(n.dir, "provd.conf"), "a") as f:
+                    f.write(self.node_config[n.index])
         self.files = os.path.join(self.net.root, "files")
         os.makedirs(self.files)
         try:
@@ -292,6 +300,99 @@ class TestFPlusOneDown(NetTest):
         self.net.wait_log_size(max(size_before.values()) + 1, nodes=self.net.validators, timeout_s=30)
         self.net.agree(self.net.validators)
         self.net.checkpoints_agree(self.net.validators)
+
+
+def post_batch(node, txs=None, body=None):
+    """POST /v1/transactions:batch; returns (status, headers, parsed JSON or raw bytes)."""
+    if body is None:
+        body = json.dumps({"txs": [base64.b64encode(t).decode() for t in txs]}).encode()
+    code, headers, out = http("POST", node.url + "/v1/transactions:batch", body=body,
+                              headers={"Content-Type": "application/json"}, timeout=30)
+    try:
+        return code, headers, json.loads(out)
+    except ValueError:
+        return code, headers, out
+
+
+class TestBatchSubmit(NetTest):
+    """(h) POST /v1/transactions:batch admits each transaction like the single submit; node 1 gossips
+    what it admitted in batches, and the other validators receive and commit it."""
+
+    # A tiny mempool on node 4: a batch there answers "busy" per transaction.
+    node_config = {4: "mempool_max_txs = 20\n"}
+
+    def presign(self, count, prefix):
+        out = os.path.join(self.net.root, f"{prefix}.b64")
+        self.net.ctl("tx", "anchor-batch", "--count", str(count), "--dataset-prefix", f"demo/{prefix}-",
+                     "--out", out, home=self.net.dir)
+        with open(out) as f:
+            return [base64.b64decode(line) for line in f]
+
+    def test_batch_submit_and_gossip(self):
+        v1, v2, v3, v4 = self.net.validators
+        txs = self.presign(300, "batch")
+        good = txs[:200]
+        forged = bytearray(txs[200])
+        forged[-1] ^= 1  # the signature is the last field of a SignedTransaction
+        size0 = v1.status()["log_size"]
+        gossip0 = {n.name: n.metrics() for n in self.net.validators}
+
+        # 200 valid transactions, one of them twice, and a forged one.
+        code, _, out = post_batch(v1, good + [good[0], bytes(forged)])
+        self.assertEqual(code, 200, out)
+        results = out["results"]
+        self.assertEqual(len(results), 202)
+        for tx, r in zip(good, results):
+            self.assertEqual(r["tx_hash"], hashlib.sha256(tx).hexdigest())
+            self.assertEqual((r["state"], r["code"]), ("accepted", ""), r)
+        self.assertEqual(results[200]["state"], "accepted", results[200])  # pending already: as the single submit
+        self.assertEqual((results[201]["state"], results[201]["code"]), ("rejected", "bad_signature"), results[201])
+
+        # Every validator commits all 200; the others got them by gossip, in far fewer messages.
+        self.net.wait_log_size(size0 + 200, timeout_s=60)
+        m1 = v1.metrics()
+        sent_txs = m1["provd_gossip_txs_out_total"] - gossip0[v1.name]["provd_gossip_txs_out_total"]
+        sent_msgs = m1["provd_gossip_messages_out_total"] - gossip0[v1.name]["provd_gossip_messages_out_total"]
+        print(f"node 1 gossiped {sent_txs:.0f} transactions in {sent_msgs:.0f} messages")
+        self.assertEqual(sent_txs, 200)
+        self.assertLessEqual(sent_msgs, 100, "admitted transactions were not gossiped in batches")
+        for n in (v2, v3, v4):
+            got = n.metrics()["provd_gossip_txs_in_total"] - gossip0[n.name]["provd_gossip_txs_in_total"]
+            self.assertGreaterEqual(got, 200, f"{n.name} received {got} gossiped transactions")
+        hashes = os.path.join(self.net.root, "batch-hashes.txt")
+        with open(hashes, "w") as f:
+            f.write("".join(r["tx_hash"] + "\n" for r in results[:200]))
+        rc, found, err = self.net.ctl("tx", "find", "--hashes-file", hashes, "--node", v3.url, home=self.net.dir,
+                                      check=False)
+        self.assertEqual(rc, 0, f"{found} {err}")
+        self.assertEqual(len(found["found"]), 200)
+
+        # Once committed, a transaction is a duplicate, as for the single submit.
+        code, _, out = post_batch(v2, [good[1]])
+        self.assertEqual(code, 200, out)
+        self.assertEqual((out["results"][0]["state"], out["results"][0]["code"]), ("rejected", "duplicate"))
+
+        # A full mempool answers busy per transaction (node 4 holds at most 20), with Retry-After.
+        code, headers, out = post_batch(v4, txs[220:300])
+        self.assertEqual(code, 200, out)
+        states = [r["state"] for r in out["results"]]
+        self.assertEqual(len(states), 80)
+        self.assertTrue(set(states) <= {"accepted", "busy"}, states)
+        self.assertGreater(states.count("busy"), 0, states)
+        self.assertTrue(all(r["code"] == "busy" for r in out["results"] if r["state"] == "busy"))
+        self.assertEqual(headers.get("Retry-After"), "1")
+
+        # Refused batches: over the bound, malformed JSON, a wait field, nothing in it.
+        code, _, out = post_batch(v1, [good[0]] * 1001)
+        self.assertEqual(code, 413, out)
+        self.assertEqual(out["error"]["code"], "batch_too_large")
+        for body in (b"{not json", b'{"txs":["AAAA"],"wait":true}', b'{"tx":"AAAA"}'):
+            code, _, out = post_batch(v1, body=body)
+            self.assertEqual(code, 400, body)
+            self.assertEqual(out["error"]["code"], "bad_json", body)
+        code, _, out = post_batch(v1, body=b'{"txs":[]}')
+        self.assertEqual((code, out["error"]["code"]), (400, "empty_batch"))
+        self.net.agree()
 
 
 def peer_dropped(node):
