@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/bench net: a 4-validator localnet under load (docs/benchmarks.md, "Network").
 
-    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--keep]
+    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--batch B] [--keep]
 
 1. Measures this machine's Ed25519 verification rate (`provbench crypto`) and
    the signature ceiling: cores x verifications/s / validators (every node
@@ -12,14 +12,17 @@
 3. Pre-signs anchor transactions (`provctl tx anchor-batch`), so the load
    generator holds no key and spends no time signing.
 4. Maximum load: C keep-alive connections (spread over P processes,
-   round-robin over the nodes) POST raw transactions as fast as the nodes
-   take them for S seconds. committed_tx_per_s is the growth of /v1/status
-   log_size over the last 3/4 of that window (the first quarter warms up).
+   round-robin over the nodes) submit transactions as fast as the nodes
+   take them for S seconds: B per POST /v1/transactions:batch (--batch,
+   default 100), or with --batch 1 one raw POST /v1/transactions each.
+   committed_tx_per_s is the growth of /v1/status log_size over the last
+   3/4 of that window (the first quarter warms up).
 5. Half load: the same connections pace submissions at half the measured
-   committed rate for S/2 seconds while sampler threads submit with
-   wait=true; latency is submit -> answer, i.e. committed *and* covered by a
-   cosigned checkpoint (the receipt is ready), an upper bound of the commit
-   latency.
+   committed rate for S/2 seconds (with --batch > 1 each connection sends
+   the transactions due, at most B, at most every PACE_TICK_S) while
+   sampler threads submit single transactions with wait=true; latency is
+   submit -> answer, i.e. committed *and* covered by a cosigned checkpoint
+   (the receipt is ready), an upper bound of the commit latency.
 6. cpu_percent_per_node from /proc/<pid>/stat (utime + stime) over the
    maximum-load window; 100 = one core. The load generator's own CPU is
    reported too: it shares the machine's cores with the nodes.
@@ -43,6 +46,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BATCH_MAX = 1000     # the API's bound on transactions per batch (ApiConfig::max_batch_txs)
+PACE_TICK_S = 0.01   # paced batches: one request per connection at most this often
 
 
 def log(msg):
@@ -72,14 +77,28 @@ def submit(conn, tx, wait=False):
     return r.status
 
 
+def submit_batch(conn, b64s):
+    """POST /v1/transactions:batch with base64 transactions; (HTTP status, list of per-tx states or None)."""
+    body = ('{"txs":["' + '","'.join(b64s) + '"]}').encode()
+    conn.request("POST", "/v1/transactions:batch", body=body, headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        return r.status, None
+    return r.status, [x["state"] for x in json.loads(data)["results"]]
+
+
 # ------------------------------------------------------------ load workers
 
-def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, out_q):
+def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, out_q):
     """One load process: `threads` connections submitting `txs` (a list of bytes) between
-    start_at and stop_at (time.time()), as fast as possible or paced at rate_per_s in total."""
-    counts = {"sent": 0, "accepted": 0, "busy": 0, "other": 0, "errors": 0}
+    start_at and stop_at (time.time()), as fast as possible or paced at rate_per_s in total,
+    `batch` transactions per request (1: the single raw submit)."""
+    counts = {"sent": 0, "accepted": 0, "busy": 0, "other": 0, "errors": 0, "requests": 0}
     lock = threading.Lock()
     cursor = [0]
+    if batch > 1:
+        txs = [base64.b64encode(t).decode() for t in txs]
 
     def next_tx():
         with lock:
@@ -88,6 +107,74 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, out_q):
                 return None
             cursor[0] += 1
             return txs[i]
+
+    def next_txs(n):
+        with lock:
+            i = cursor[0]
+            cursor[0] = min(len(txs), i + n)
+            return txs[i:cursor[0]]
+
+    def run_batches(t):
+        """Batch mode: each request carries the transactions due (paced) or `batch` of them (maximum
+        load); those answered busy or unavailable are offered again in the next request."""
+        port = ports[(idx * threads + t) % len(ports)]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local = {k: 0 for k in counts}
+        per_thread = rate_per_s / threads if rate_per_s else 0
+        k = 0  # transactions handed out so far (paced mode)
+        now = time.time()
+        if now < start_at:
+            time.sleep(start_at - now)
+        t0 = time.time()
+        retry = []
+        while time.time() < stop_at:
+            want = batch
+            if per_thread:
+                due = int((time.time() - t0) * per_thread) + 1 - k
+                if due <= 0:
+                    time.sleep(max(PACE_TICK_S, (k - (time.time() - t0) * per_thread) / per_thread))
+                    continue
+                want = min(batch, due)
+            todo = retry[:want]
+            retry = retry[want:]
+            if len(todo) < want:
+                fresh = next_txs(want - len(todo))
+                k += len(fresh)
+                todo += fresh
+            if not todo:
+                break
+            t_req = time.time()
+            try:
+                st, states = submit_batch(conn, todo)
+            except (OSError, http.client.HTTPException, ValueError):
+                local["errors"] += 1
+                retry = todo + retry
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            local["requests"] += 1
+            local["sent"] += len(todo)
+            if states is None:
+                local["other"] += len(todo)
+                if st in (429, 503):
+                    retry = todo + retry
+                    time.sleep(0.005)
+                continue
+            busy = [tx for tx, s in zip(todo, states) if s in ("busy", "unavailable")]
+            local["accepted"] += sum(1 for s in states if s in ("accepted", "committed"))
+            local["busy"] += len(busy)
+            local["other"] += sum(1 for s in states if s == "rejected")
+            if busy:
+                retry = busy + retry  # the node is full: offer the same transactions again
+                time.sleep(0.005)
+            if per_thread:
+                left = PACE_TICK_S - (time.time() - t_req)
+                if left > 0:
+                    time.sleep(left)
+        conn.close()
+        with lock:
+            for key in counts:
+                counts[key] += local[key]
 
     def run(t):
         port = ports[(idx * threads + t) % len(ports)]
@@ -118,6 +205,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, out_q):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 continue
             local["sent"] += 1
+            local["requests"] += 1
             k += 1
             if st in (200, 202):
                 local["accepted"] += 1
@@ -132,7 +220,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, out_q):
             for key in counts:
                 counts[key] += local[key]
 
-    ths = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    ths = [threading.Thread(target=run_batches if batch > 1 else run, args=(t,)) for t in range(threads)]
     for th in ths:
         th.start()
     for th in ths:
@@ -140,7 +228,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, out_q):
     out_q.put(counts)
 
 
-def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0):
+def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0, batch=1):
     """Starts `procs` load processes; returns a function that joins them and sums their counts."""
     q = mp.Queue()
     per = (len(txs) + procs - 1) // procs
@@ -148,7 +236,7 @@ def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0):
     for i in range(procs):
         p = mp.Process(target=worker_proc, daemon=True,
                        args=(i, ports, txs[i * per:(i + 1) * per], threads, start_at, stop_at,
-                             rate_per_s / procs, q))
+                             rate_per_s / procs, batch, q))
         p.start()
         ps.append(p)
 
@@ -232,12 +320,17 @@ def main():
     ap.add_argument("--connections", type=int, default=8, help="concurrent submitting connections")
     ap.add_argument("--procs", type=int, default=2, help="load generator processes (the connections are split)")
     ap.add_argument("--samplers", type=int, default=4, help="wait=true latency samplers at half load")
+    ap.add_argument("--batch", type=int, default=100,
+                    help=f"transactions per POST /v1/transactions:batch at maximum and half load "
+                         f"(1..{BATCH_MAX}; 1: one raw POST /v1/transactions each)")
     ap.add_argument("--max-txs", type=int, default=400000, help="upper bound of pre-signed transactions")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--log-level", default="", help="provd log_level (debug logs every commit)")
     args = ap.parse_args()
     if not (1 <= args.duration <= 3600):
         ap.error("--duration must be 1..3600")
+    if not (1 <= args.batch <= BATCH_MAX):
+        ap.error(f"--batch must be 1..{BATCH_MAX}")
     build = os.environ.get("PROV_BUILD_DIR", os.path.join(ROOT, "build"))
     provd = os.path.join(build, "node", "provd")
     provctl = os.path.join(build, "tools", "provctl")
@@ -280,12 +373,13 @@ def main():
         pids = [n.proc.pid for n in nodes]
 
         # ---- maximum load
-        log(f"maximum load for {args.duration:.0f} s over {args.connections} connections")
+        log(f"maximum load for {args.duration:.0f} s over {args.connections} connections, "
+            f"{args.batch} transaction(s) per request")
         threads = max(1, args.connections // args.procs)
         start_at = time.time() + 1.0
         stop_at = start_at + args.duration
         gen0 = os.times()
-        join = run_load(ports, max_txs, args.procs, threads, start_at, stop_at)
+        join = run_load(ports, max_txs, args.procs, threads, start_at, stop_at, batch=args.batch)
         warm = start_at + args.duration / 4
         harness.wait_for("the warm-up to end", lambda: time.time() >= warm, args.duration + 10, interval_s=0.05)
         st0, m0 = nodes[0].status(), nodes[0].metrics()
@@ -322,7 +416,8 @@ def main():
         start_at = time.time() + 0.5
         stop_at = start_at + half_s
         size_h0 = log_size(nodes[0])
-        join = run_load(ports, half_txs, args.procs, threads, start_at, stop_at, rate_per_s=half_rate)
+        join = run_load(ports, half_txs, args.procs, threads, start_at, stop_at, rate_per_s=half_rate,
+                        batch=args.batch)
         harness.wait_for("the half-load phase to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
         ths, lat = sample_latency(ports, sample_txs, args.samplers, stop_at)
         for th in ths:
@@ -351,6 +446,7 @@ def main():
             "validators": args.validators,
             "duration_s": args.duration,
             "connections": args.connections,
+            "batch": args.batch,
             "tx_bytes": round(sum(map(len, txs)) / len(txs)),
             "submissions_max_load": counts_max,
             "submissions_half_load": counts_half,
