@@ -107,12 +107,21 @@ bool WriteSet::KeyEq::operator()(const KeyRef& a, const KeyRef& b) const {
   return a.column == b.column && a.key.size() == b.key.size() && compare(a.key, b.key) == 0;
 }
 
-WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_), ordered_stale_(true) {
-  latest_.reserve(other.latest_.size());
-  for (size_t i = 0; i < ops_.size(); ++i) latest_[KeyRef{ops_[i].column, ops_[i].key}] = i;
+WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_), ordered_stale_(true) {}
+
+void WriteSet::catch_up() const {
+  if (indexed_ == ops_.size()) return;
+  if (indexed_ == 0) latest_.reserve(ops_.size());
+  for (; indexed_ < ops_.size(); ++indexed_) {
+    // A key written again keeps its index node, which may view an older
+    // op's key buffer: equal bytes, and ops are never dropped while indexed.
+    const Op& op = ops_[indexed_];
+    latest_.insert_or_assign(KeyRef{op.column, op.key}, indexed_);
+  }
 }
 
 const WriteSet::Ordered& WriteSet::ordered() const {
+  catch_up();
   if (ordered_stale_) {
     ordered_.clear();
     for (const auto& [ref, index] : latest_) ordered_.emplace(ref, index);
@@ -126,39 +135,29 @@ WriteSet& WriteSet::operator=(const WriteSet& other) {
   return *this;
 }
 
-void WriteSet::index_last() {
-  // A key written again keeps its index node, which may view an older op's
-  // key buffer: equal bytes, and ops are never dropped while indexed.
-  const Op& op = ops_.back();
-  auto [it, inserted] = latest_.try_emplace(KeyRef{op.column, op.key}, ops_.size() - 1);
-  if (!inserted) it->second = ops_.size() - 1;
-  ordered_stale_ = true;
-}
-
 void WriteSet::put(Column c, ByteView key, ByteView value) {
   assert(c < Column::kCount);
   ops_.push_back(Op{c, Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())});
   bytes_ += key.size() + value.size();
-  index_last();
+  ordered_stale_ = true;
 }
 
 void WriteSet::erase(Column c, ByteView key) {
   assert(c < Column::kCount);
   ops_.push_back(Op{c, Bytes(key.begin(), key.end()), std::nullopt});
   bytes_ += key.size();
-  index_last();
+  ordered_stale_ = true;
 }
 
 const WriteSet::Op* WriteSet::find(Column c, ByteView key) const {
+  catch_up();
   auto it = latest_.find(KeyRef{c, key});
   return it == latest_.end() ? nullptr : &ops_[it->second];
 }
 
 void WriteSet::merge(const WriteSet& other) {
-  for (const Op& op : other.ops_) {
-    ops_.push_back(op);
-    index_last();
-  }
+  for (const Op& op : other.ops_) ops_.push_back(op);
+  ordered_stale_ = true;
   bytes_ += other.bytes_;
 }
 
@@ -168,10 +167,8 @@ void WriteSet::merge(WriteSet&& other) {
     other = WriteSet();
     return;
   }
-  for (Op& op : other.ops_) {
-    ops_.push_back(std::move(op));
-    index_last();
-  }
+  for (Op& op : other.ops_) ops_.push_back(std::move(op));
+  ordered_stale_ = true;
   bytes_ += other.bytes_;
   other = WriteSet();
 }

@@ -70,9 +70,11 @@ class KvReader {
 // Ops are kept in order of arrival (a store applies them in that order); a
 // hash index maps each (column, key) to its latest op without copying the
 // key: it holds views into the ops' own key buffers, which stay put when
-// `ops_` grows (moving a std::vector keeps its buffer). Copies rebuild the
-// index. Execution only does point reads, so the ordered index that scans
-// need is built on the first scan after a write.
+// `ops_` grows (moving a std::vector keeps its buffer). Both indexes are
+// caught up lazily: a put only appends, the hash index absorbs new ops on
+// the next lookup, the ordered index (only scans need it) on the next scan.
+// So a copy that is only applied to a store never builds an index at all.
+// Lookups mutate these caches: a WriteSet is not safe for concurrent reads.
 class WriteSet {
  public:
   struct Op {
@@ -113,13 +115,15 @@ class WriteSet {
     bool operator()(const KeyRef& a, const KeyRef& b) const;
   };
   using Ordered = std::map<KeyRef, size_t, KeyLess>;
-  void index_last();
   // (column, key) -> latest op, in key order; rebuilt after writes.
   const Ordered& ordered() const;
 
+  void catch_up() const;  // indexes ops_[indexed_..]
+
   std::vector<Op> ops_;
-  std::unordered_map<KeyRef, size_t, KeyHash, KeyEq> latest_;  // -> index into ops_
   size_t bytes_ = 0;
+  mutable std::unordered_map<KeyRef, size_t, KeyHash, KeyEq> latest_;  // -> index into ops_
+  mutable size_t indexed_ = 0;  // ops_[0..indexed_) are in latest_
   mutable Ordered ordered_;
   mutable bool ordered_stale_ = false;
 };
