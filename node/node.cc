@@ -1,5 +1,8 @@
 #include "node/node.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -50,6 +53,22 @@ constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting b
 constexpr size_t kGossipMaxTxs = 256;
 constexpr size_t kGossipMaxBytes = 256u << 10;
 constexpr uint64_t kGossipDelayUs = 2000;
+
+// Admission threads run at a lower CPU priority than the consensus strand
+// and the proposal-signature workers: under a flood of submissions, checking
+// new transactions must not starve the round in progress (a starved round
+// times out and wastes everything it carried). Linux applies setpriority()
+// to one thread when given its id. Called at the start of every admission
+// job; each thread lowers itself once.
+constexpr int kAdmissionNice = 10;
+
+void lower_admission_priority() {
+  thread_local bool lowered = [] {
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kAdmissionNice);
+    return true;
+  }();
+  (void)lowered;
+}
 
 const char* sync_name(SyncState s) {
   switch (s) {
@@ -115,6 +134,8 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   } else if (head->chain_id != n->chain_id_) {
     return Status::invalid_argument("data dir " + config.data_dir + " holds chain '" + head->chain_id +
                                     "', but the genesis is for '" + n->chain_id_ + "'");
+  } else if (Status format = ledger::check_state_format(*n->store_); !format.is_ok()) {
+    return Status::invalid_argument("data dir " + config.data_dir + ": " + format.message());
   }
   PROV_ASSIGN_OR_RETURN(ledger::v1::ValidatorSet vset, ledger::current_validators(*n->store_));
   PROV_ASSIGN_OR_RETURN(n->validators_, consensus::ValidatorSet::from_ledger(n->chain_id_, vset));
@@ -151,6 +172,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes);
   n->workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->consensus_workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
+  n->commit_writer_ = std::make_unique<asio::thread_pool>(1);
   n->timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->sync_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->gossip_timer_ = std::make_unique<asio::steady_timer>(n->io_);
@@ -173,6 +195,7 @@ Node::~Node() {
   stop();
   if (workers_) workers_->join();
   if (consensus_workers_) consensus_workers_->join();
+  if (commit_writer_) commit_writer_->join();
   replica_.reset();
   if (store_) (void)store_->close();
 }
@@ -248,6 +271,7 @@ Status Node::run() {
   io_.run();
   workers_->join();
   consensus_workers_->join();
+  commit_writer_->join();  // every commit handed over is written before the store closes
   PROV_RETURN_IF_ERROR(store_->sync_wal());
   PROV_RETURN_IF_ERROR(store_->flush());
   LOG_INFO("stopped at height " << status().height);
@@ -460,37 +484,66 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   return store_->apply(w, /*sync=*/true);
 }
 
-Status Node::apply_commit(const consensus::Commit& c) {
-  // Voted blocks at or below the committed height are no longer needed for
-  // a restart: drop them in the same atomic batch.
-  ledger::WriteSet writes = c.writes;
-  PROV_RETURN_IF_ERROR(store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
-                                    [&](ByteView key, ByteView) {
-                                      if (key.size() >= kVotedBlockPrefix.size() + 8 &&
-                                          get_u64_be(key.data() + kVotedBlockPrefix.size()) <= c.height) {
-                                        writes.erase(ledger::Column::kSafety, key);
-                                        return true;
-                                      }
-                                      return false;
-                                    }));
-  PROV_RETURN_IF_ERROR(store_->apply(writes, /*sync=*/true));
+struct Node::CommitJob {
+  uint64_t height = 0;
+  uint64_t log_size = 0;
+  Hash256 log_root;
+  uint64_t first_index = 0;
+  std::vector<Hash256> tx_hashes;
+  ledger::WriteSet writes;
+};
+
+Status Node::apply_commit(consensus::Commit& c) {
   ledger::v1::Block block;
   ledger::v1::BlockHeader header;
   if (!block.ParseFromArray(c.block.data(), static_cast<int>(c.block.size())) ||
       !header.ParseFromString(block.header())) {
     return Status::internal("committed block does not parse");
   }
-  uint64_t first_index = header.log_size() - static_cast<uint64_t>(block.txs_size());
-  for (int i = 0; i < block.txs_size(); ++i) {
-    Hash256 hash = crypto::sha256(as_bytes(block.txs(i)));
+  auto job = std::make_shared<CommitJob>();
+  job->height = c.height;
+  job->log_size = header.log_size();
+  if (!job->log_root.assign(as_bytes(header.log_root()))) return Status::internal("committed log root size");
+  job->first_index = header.log_size() - static_cast<uint64_t>(block.txs_size());
+  job->tx_hashes.reserve(static_cast<size_t>(block.txs_size()));
+  for (const std::string& tx : block.txs()) {
+    Hash256 hash = crypto::sha256(as_bytes(tx));
     mempool_->remove(hash);
+    committing_.insert(hash);
+    job->tx_hashes.push_back(hash);
+  }
+  job->writes = std::move(c.writes);
+  asio::post(*commit_writer_, [this, job] {
+    // Voted blocks at or below the committed height are no longer needed
+    // for a restart: dropped in the same atomic batch.
+    Status st = store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
+                             [&](ByteView key, ByteView) {
+                               if (key.size() >= kVotedBlockPrefix.size() + 8 &&
+                                   get_u64_be(key.data() + kVotedBlockPrefix.size()) <= job->height) {
+                                 job->writes.erase(ledger::Column::kSafety, key);
+                                 return true;
+                               }
+                               return false;
+                             });
+    if (st.is_ok()) st = store_->apply(job->writes, /*sync=*/true);
+    job->writes = ledger::WriteSet();  // freed here, off the strand
+    asio::post(io_, [this, job, st] { on_commit_durable(*job, st); });
+  });
+  return Status::ok();
+}
+
+void Node::on_commit_durable(const CommitJob& job, const Status& written) {
+  if (!written.is_ok()) return fatal(written);
+  for (size_t i = 0; i < job.tx_hashes.size(); ++i) {
+    const Hash256& hash = job.tx_hashes[i];
+    committing_.erase(hash);
     auto range = waiters_.equal_range(hash);
     for (auto it = range.first; it != range.second; ++it) {
       SubmitResult r;
       r.state = SubmitState::kCommitted;
       r.tx_hash = hash;
-      r.entry_index = first_index + static_cast<uint64_t>(i);
-      r.height = header.height();
+      r.entry_index = job.first_index + i;
+      r.height = job.height;
       it->second->timer->cancel();
       if (it->second->done) it->second->done(r);
       it->second->done = nullptr;
@@ -499,24 +552,22 @@ Status Node::apply_commit(const consensus::Commit& c) {
   }
   {
     std::lock_guard lock(mu_);
-    committed_txs_ += static_cast<uint64_t>(block.txs_size());
+    committed_txs_ += job.tx_hashes.size();
   }
-  Hash256 root;
-  root.assign(as_bytes(header.log_root()));
+  // Checkpoints are signed only over durably applied heads.
   uint64_t now = now_ms();
-  bool sign = header.log_size() != last_signed_size_ || now >= last_signed_ms_ + kResignIntervalMs;
+  bool sign = job.log_size != last_signed_size_ || now >= last_signed_ms_ + kResignIntervalMs;
   if (sign) {
-    last_signed_size_ = header.log_size();
+    last_signed_size_ = job.log_size;
     last_signed_ms_ = now;
   }
-  if (auto sig = checkpoints_->on_durable_head(header.log_size(), root, sign)) {
+  if (auto sig = checkpoints_->on_durable_head(job.log_size, job.log_root, sign)) {
     v1::NodeMessage msg;
     *msg.mutable_checkpoint() = *sig;
     broadcast_node_message(msg);
   }
-  LOG_DEBUG("committed height " << c.height << " with " << c.tx_count << " transactions");
+  LOG_DEBUG("committed height " << job.height << " with " << job.tx_hashes.size() << " transactions");
   after_commit();
-  return Status::ok();
 }
 
 void Node::after_commit() {
@@ -604,6 +655,7 @@ void Node::admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> d
   ++admitting_;
   if (!snap) snap = snapshot();
   asio::post(*workers_, [this, snap, hash, tx = std::move(tx), from_client, done = std::move(done), options]() mutable {
+    lower_admission_priority();
     auto verdict = ledger::check_transaction(*snap, tx);
     asio::post(io_, [this, hash, tx = std::move(tx), from_client, verdict = std::move(verdict),
                      done = std::move(done), options]() mutable {
@@ -629,7 +681,8 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
   // The verdict came from a snapshot taken before the check was queued; the
   // transaction may have been committed since (it arrived by gossip while
   // its block was applied). Committed transactions never enter the pool.
-  if (auto committed = store_->get(ledger::Column::kEntryByHash, hash.view()); committed && *committed) {
+  if (auto committed = store_->get(ledger::Column::kEntryByHash, hash.view());
+      committing_.count(hash) || (committed && *committed)) {
     r.state = SubmitState::kRejected;
     r.rejection = ledger::Rejection::kDuplicate;
     r.message = "duplicate: already committed";

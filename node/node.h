@@ -24,6 +24,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -94,7 +95,11 @@ class Node final : public NodeService {
   void flush_gossip();
   void drain_effects();
   Status persist_safety(const consensus::PersistSafety& p);
-  Status apply_commit(const consensus::Commit& c);
+  // Hands a committed block to commit_writer_ (RocksDB, fsync) and drops its
+  // transactions from the mempool; on_commit_durable finishes on the strand.
+  Status apply_commit(consensus::Commit& c);
+  struct CommitJob;
+  void on_commit_durable(const CommitJob& job, const Status& written);
   // Refreshes the status and answers checkpoint waiters the served note now satisfies.
   void after_commit();
   void arm_timer(uint64_t deadline_ms);
@@ -120,6 +125,10 @@ class Node final : public NodeService {
   boost::asio::io_context io_;
   std::unique_ptr<boost::asio::thread_pool> workers_;            // transaction admission
   std::unique_ptr<boost::asio::thread_pool> consensus_workers_;  // signatures of proposals: never queued behind admission
+  // One thread: committed blocks to the store, in commit order, so the strand
+  // goes on voting and proposing while a block's writes are synced. The core
+  // layers commits over the store until its head reaches them (core.h).
+  std::unique_ptr<boost::asio::thread_pool> commit_writer_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> sync_timer_;
   std::unique_ptr<boost::asio::steady_timer> gossip_timer_;
@@ -166,6 +175,9 @@ class Node final : public NodeService {
   // Peers that served a bad block: not asked again (nor believed) until then.
   std::map<PublicKey, uint64_t> sync_banned_until_ms_;
   size_t admitting_ = 0;  // transactions on the worker pool now
+  // Transactions of committed blocks the writer has not made durable yet:
+  // admission treats them as committed (duplicates), as the store soon will.
+  std::set<Hash256> committing_;
 
   // Admitted client transactions not yet gossiped: sent together as one
   // Transactions message when a size bound is reached or gossip_timer_ fires
