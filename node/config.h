@@ -30,7 +30,7 @@ struct NodeConfig {
   std::string passphrase_env;                // ... or this environment variable
   Endpoint p2p{"127.0.0.1", 7101};           // peer listener
   Endpoint api{"127.0.0.1", 7001};           // client API listener
-  size_t mempool_max_txs = 50000;
+  size_t mempool_max_txs = 10000;
   size_t mempool_max_bytes = 64u << 20;
   size_t worker_threads = 2;                 // signature checks off the consensus strand
   size_t block_cache_bytes = 64u << 20;
