@@ -263,6 +263,21 @@ Status Overlay::scan_reverse(Column c, ByteView prefix, ByteView start, size_t l
   return Status::ok();
 }
 
+// ------------------------------------------------------------------ CachingReader
+
+Result<std::optional<Bytes>> CachingReader::get(Column c, ByteView key) const {
+  if (c != Column::kMeta && c != Column::kRegistry) return base_.get(c, key);
+  std::pair<Column, Bytes> k{c, Bytes(key.begin(), key.end())};
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = memo_.find(k); it != memo_.end()) return it->second;
+  }
+  PROV_ASSIGN_OR_RETURN(std::optional<Bytes> value, base_.get(c, key));
+  std::lock_guard lock(mu_);
+  memo_.emplace(std::move(k), value);
+  return value;
+}
+
 // ------------------------------------------------------------------ MemoryKv
 
 Result<std::optional<Bytes>> MemoryKv::get(Column c, ByteView key) const {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -139,6 +140,33 @@ class Overlay final : public KvReader {
  private:
   const KvReader& base_;
   const WriteSet& writes_;
+};
+
+// A reader that remembers its point reads of the small, hot columns (kMeta:
+// head, chain id; kRegistry: parameters, agencies, keys) in front of a
+// reader that does not change while it is used: a store snapshot, or the
+// state a block executes on. Every transaction reads the same few registry
+// records; with this they cost one lookup in a map instead of a trip
+// through RocksDB (memtables, bloom filters, block cache). Other columns and
+// all scans pass through. Thread-safe when the base is.
+class CachingReader final : public KvReader {
+ public:
+  explicit CachingReader(const KvReader& base) : base_(base) {}
+  // Owns (and keeps alive) its base, e.g. a snapshot.
+  explicit CachingReader(std::shared_ptr<const KvReader> base) : owned_(std::move(base)), base_(*owned_) {}
+  Result<std::optional<Bytes>> get(Column c, ByteView key) const override;
+  Status scan(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const override {
+    return base_.scan(c, prefix, start, limit, visit);
+  }
+  Status scan_reverse(Column c, ByteView prefix, ByteView start, size_t limit, const Visitor& visit) const override {
+    return base_.scan_reverse(c, prefix, start, limit, visit);
+  }
+
+ private:
+  std::shared_ptr<const KvReader> owned_;
+  const KvReader& base_;
+  mutable std::mutex mu_;
+  mutable std::map<std::pair<Column, Bytes>, std::optional<Bytes>> memo_;
 };
 
 // An in-memory ordered store: the simulator's and the unit tests' ledger.

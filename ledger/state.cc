@@ -214,8 +214,11 @@ Status enter_epoch(const KvReader& state, const Head& head, uint64_t epoch, Writ
 // Runs the block-level checks and every transaction. With `dropped` set,
 // invalid transactions are skipped and reported; otherwise the first one
 // fails the block.
-Result<Execution> execute_block(const KvReader& state, const BlockTemplate& tmpl, const std::vector<Bytes>& txs,
+Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl, const std::vector<Bytes>& txs,
                                 std::vector<std::pair<size_t, Rejected>>* dropped) {
+  // `base` does not change while the block executes: every transaction's
+  // reads of the head, parameters and registry come from one memo.
+  CachingReader state(base);
   Execution ex;
   PROV_ASSIGN_OR_RETURN(ex.head, read_head(state));
   PROV_ASSIGN_OR_RETURN(v1::ConsensusParams params, consensus_params(state));

@@ -838,7 +838,9 @@ void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp)
 // ------------------------------------------------------------------ service
 
 std::shared_ptr<const ledger::KvReader> Node::snapshot() {
-  return std::shared_ptr<const ledger::KvReader>(store_->snapshot());
+  // Admission shares one snapshot across a batch (or a gossip message):
+  // its registry reads are made once for all of them.
+  return std::make_shared<ledger::CachingReader>(std::shared_ptr<const ledger::KvReader>(store_->snapshot()));
 }
 
 void Node::refresh_status() {
