@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <string_view>
 #include <type_traits>
 
 namespace prov::ledger {
@@ -92,15 +93,9 @@ bool WriteSet::KeyLess::operator()(const KeyRef& a, const KeyRef& b) const {
 }
 
 size_t WriteSet::KeyHash::operator()(const KeyRef& k) const {
-  // FNV-1a over the column and key bytes: keys are short, and hash flooding
-  // is not a concern for a block's own bounded writes.
-  uint64_t h = 14695981039346656037ull ^ static_cast<uint8_t>(k.column);
-  h *= 1099511628211ull;
-  for (uint8_t b : k.key) {
-    h ^= b;
-    h *= 1099511628211ull;
-  }
-  return static_cast<size_t>(h);
+  // The standard library's byte hash (word at a time), mixed with the column.
+  size_t h = std::hash<std::string_view>{}(as_chars(k.key));
+  return h ^ (static_cast<size_t>(k.column) * 0x9e3779b97f4a7c15ull);
 }
 
 bool WriteSet::KeyEq::operator()(const KeyRef& a, const KeyRef& b) const {
@@ -265,16 +260,21 @@ Status Overlay::scan_reverse(Column c, ByteView prefix, ByteView start, size_t l
 
 // ------------------------------------------------------------------ CachingReader
 
+bool CachingReader::BytesLess::operator()(ByteView a, ByteView b) const { return compare(a, b) < 0; }
+bool CachingReader::BytesLess::operator()(const Bytes& a, ByteView b) const { return compare(a, b) < 0; }
+bool CachingReader::BytesLess::operator()(ByteView a, const Bytes& b) const { return compare(a, b) < 0; }
+bool CachingReader::BytesLess::operator()(const Bytes& a, const Bytes& b) const { return compare(a, b) < 0; }
+
 Result<std::optional<Bytes>> CachingReader::get(Column c, ByteView key) const {
   if (c != Column::kMeta && c != Column::kRegistry) return base_.get(c, key);
-  std::pair<Column, Bytes> k{c, Bytes(key.begin(), key.end())};
+  auto& memo = c == Column::kMeta ? meta_ : registry_;
   {
     std::lock_guard lock(mu_);
-    if (auto it = memo_.find(k); it != memo_.end()) return it->second;
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
   }
   PROV_ASSIGN_OR_RETURN(std::optional<Bytes> value, base_.get(c, key));
   std::lock_guard lock(mu_);
-  memo_.emplace(std::move(k), value);
+  memo.emplace(Bytes(key.begin(), key.end()), value);
   return value;
 }
 

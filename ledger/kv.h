@@ -165,8 +165,17 @@ class CachingReader final : public KvReader {
  private:
   std::shared_ptr<const KvReader> owned_;
   const KvReader& base_;
+  struct BytesLess {  // transparent: lookups by ByteView allocate nothing
+    using is_transparent = void;
+    bool operator()(ByteView a, ByteView b) const;
+    bool operator()(const Bytes& a, ByteView b) const;
+    bool operator()(ByteView a, const Bytes& b) const;
+    bool operator()(const Bytes& a, const Bytes& b) const;
+  };
+  using Memo = std::map<Bytes, std::optional<Bytes>, BytesLess>;
   mutable std::mutex mu_;
-  mutable std::map<std::pair<Column, Bytes>, std::optional<Bytes>> memo_;
+  mutable Memo meta_;
+  mutable Memo registry_;
 };
 
 // An in-memory ordered store: the simulator's and the unit tests' ledger.

@@ -12,6 +12,11 @@
 namespace prov::ledger {
 namespace {
 
+// Sharded by the key's first byte so admission workers inserting and the
+// consensus strand looking up rarely wait for one another.
+constexpr size_t kShards = 16;
+constexpr size_t kShardMaxEntries = kSigCacheMaxEntries / kShards;
+
 struct Memo {
   std::mutex mu;
   std::set<Hash256> known;
@@ -20,9 +25,9 @@ struct Memo {
   size_t misses = 0;
 };
 
-Memo& memo() {
-  static Memo* m = new Memo();  // never destroyed: usable from any thread until exit
-  return *m;
+Memo& memo(const Hash256& key) {
+  static Memo* shards = new Memo[kShards];  // never destroyed: usable from any thread until exit
+  return shards[key.bytes[0] % kShards];
 }
 
 // Everything the verification depends on, hashed with unambiguous lengths.
@@ -43,7 +48,7 @@ Hash256 memo_key(const PublicKey& signer, std::string_view chain_id, ByteView bo
 bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_id, ByteView body,
                                 const Signature& signature) {
   Hash256 key = memo_key(signer, chain_id, body, signature);
-  Memo& m = memo();
+  Memo& m = memo(key);
   {
     std::lock_guard lock(m.mu);
     if (m.known.count(key)) {
@@ -56,7 +61,7 @@ bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_
   std::lock_guard lock(m.mu);
   if (m.known.insert(key).second) {
     m.order.push_back(key);
-    if (m.order.size() > kSigCacheMaxEntries) {
+    if (m.order.size() > kShardMaxEntries) {
       m.known.erase(m.order.front());
       m.order.pop_front();
     }
@@ -71,9 +76,17 @@ void prime_tx_signature(ByteView tx_bytes) {
 }
 
 SigCacheStats sig_cache_stats() {
-  Memo& m = memo();
-  std::lock_guard lock(m.mu);
-  return {m.hits, m.misses, m.known.size()};
+  SigCacheStats out;
+  for (size_t i = 0; i < kShards; ++i) {
+    Hash256 key;
+    key.bytes[0] = static_cast<uint8_t>(i);
+    Memo& m = memo(key);
+    std::lock_guard lock(m.mu);
+    out.hits += m.hits;
+    out.misses += m.misses;
+    out.entries += m.known.size();
+  }
+  return out;
 }
 
 }  // namespace prov::ledger

@@ -6,7 +6,8 @@
 // admission on a worker thread; executing the block that carries it on the
 // consensus strand then finds it here instead of paying for the curve
 // arithmetic a second time ("each transaction verified once per node").
-// Bounded (oldest entries are forgotten first); only valid results are kept.
+// Bounded (oldest entries are forgotten first, per shard of 16); only valid
+// results are kept.
 // Thread-safe.
 #pragma once
 
