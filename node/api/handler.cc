@@ -29,6 +29,39 @@ using Done = std::function<void(Response)>;
 constexpr size_t kMaxQueryParams = 16;
 constexpr size_t kMaxTargetBytes = 4096;
 
+// `s` with every byte that is not part of a well-formed UTF-8 sequence
+// (RFC 3629: no overlongs, surrogates or code points above U+10FFFF)
+// replaced by '?'. Error messages may quote what a client sent; proto3
+// string fields must be UTF-8, and JSON printing fails on anything else.
+std::string utf8_or_replaced(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1f) : len == 3 ? (b & 0x0f) : (b & 0x07);
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      ok = (c & 0xc0) == 0x80;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (ok) {
+      const uint32_t min = len == 1 ? 0 : len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+      ok = cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.push_back('?');
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string to_json(const google::protobuf::Message& m) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
@@ -109,7 +142,7 @@ void describe(const SubmitResult& res, pb::SubmitBatchResult* out) {
       out->set_code("unavailable");
       break;
   }
-  out->set_message(res.message);
+  out->set_message(utf8_or_replaced(res.message));
 }
 
 bool parse_u64(std::string_view s, uint64_t* out) {
@@ -177,7 +210,7 @@ Response ApiHandler::error_response(http::status status, std::string_view code, 
                                     unsigned version) {
   pb::ErrorResponse e;
   e.mutable_error()->set_code(std::string(code));
-  e.mutable_error()->set_message(std::string(message));
+  e.mutable_error()->set_message(utf8_or_replaced(message));
   Response res = json(e, version, status);
   res.prepare_payload();
   return res;

@@ -318,6 +318,12 @@ TEST_CASE("api: refused reads") {
   CHECK(r.status == 200);
   CHECK(has(r.body, "\"indexes\":[]"));
   CHECK(h.get("/metrics").body.find("prov_api_auth_failures_total 0") == std::string::npos);
+  // An error quoting request bytes that are not UTF-8 (found by fuzz_http:
+  // protobuf logged an error per response and printed the raw bytes) now
+  // carries them as '?': the body is valid UTF-8 JSON.
+  r = h.get("/v1/st\xff\xc0ts");
+  CHECK(r.status == 404);
+  CHECK(has(r.body, "no such endpoint: /v1/st??ts"));
 }
 
 TEST_CASE("api: bounds and garbage") {
