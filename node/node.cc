@@ -609,28 +609,14 @@ void Node::submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResu
 
 void Node::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) {
   asio::post(io_, [this, txs = std::move(txs), done = std::move(done)]() mutable {
-    // Every callback below runs on this thread: no lock for the tally.
-    struct Pending {
-      std::vector<SubmitResult> results;
-      size_t left = 0;
-      std::function<void(std::vector<SubmitResult>)> done;
-    };
     if (txs.empty()) return done({});
-    auto p = std::make_shared<Pending>();
-    p->results.resize(txs.size());
-    p->left = txs.size();
-    p->done = std::move(done);
+    auto batch = std::make_shared<BatchResults>(txs.size(), std::move(done));
     // One snapshot for the batch: nothing commits between these calls.
     std::shared_ptr<const ledger::KvReader> snap = snapshot();
     for (size_t i = 0; i < txs.size(); ++i) {
       // Each transaction takes the single submit's path, bounds included:
       // over kMaxAdmitting or a full mempool, it alone is answered busy.
-      admit(std::move(txs[i]), /*from_client=*/true,
-            [p, i](SubmitResult r) {
-              p->results[i] = std::move(r);
-              if (--p->left == 0) p->done(std::move(p->results));
-            },
-            SubmitOptions{}, snap);
+      admit(std::move(txs[i]), /*from_client=*/true, BatchResults::slot(batch, i), SubmitOptions{}, snap);
     }
   });
 }

@@ -110,29 +110,34 @@ class NodeService {
   virtual std::string metrics_text() = 0;
 };
 
-// Collects per-transaction results and calls `done` when the last arrives;
-// fan-out callers may deliver from any thread.
-inline void NodeService::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) {
-  struct Pending {
-    std::mutex mu;
-    std::vector<SubmitResult> results;
-    size_t left = 0;
-    std::function<void(std::vector<SubmitResult>)> done;
-  };
-  if (txs.empty()) return done({});
-  auto p = std::make_shared<Pending>();
-  p->results.resize(txs.size());
-  p->left = txs.size();
-  p->done = std::move(done);
-  for (size_t i = 0; i < txs.size(); ++i) {
-    submit(std::move(txs[i]), SubmitOptions{}, [p, i](SubmitResult r) {
-      std::unique_lock lock(p->mu);
-      p->results[i] = std::move(r);
-      if (--p->left != 0) return;
-      lock.unlock();
-      p->done(std::move(p->results));
-    });
+// Gathers the results of a batch's transactions in order and calls `done`
+// once, after the last; results may arrive on any thread.
+class BatchResults {
+ public:
+  static std::function<void(SubmitResult)> slot(const std::shared_ptr<BatchResults>& batch, size_t i) {
+    return [batch, i](SubmitResult r) { batch->deliver(i, std::move(r)); };
   }
+  BatchResults(size_t n, std::function<void(std::vector<SubmitResult>)> done)
+      : results_(n), left_(n), done_(std::move(done)) {}
+
+ private:
+  void deliver(size_t i, SubmitResult r) {
+    std::unique_lock lock(mu_);
+    results_[i] = std::move(r);
+    if (--left_ != 0) return;
+    lock.unlock();
+    done_(std::move(results_));
+  }
+  std::mutex mu_;
+  std::vector<SubmitResult> results_;
+  size_t left_;
+  std::function<void(std::vector<SubmitResult>)> done_;
+};
+
+inline void NodeService::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) {
+  if (txs.empty()) return done({});
+  auto batch = std::make_shared<BatchResults>(txs.size(), std::move(done));
+  for (size_t i = 0; i < txs.size(); ++i) submit(std::move(txs[i]), SubmitOptions{}, BatchResults::slot(batch, i));
 }
 
 }  // namespace prov::node
