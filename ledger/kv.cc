@@ -150,11 +150,7 @@ const WriteSet::Op* WriteSet::find(Column c, ByteView key) const {
   return it == latest_.end() ? nullptr : &ops_[it->second];
 }
 
-void WriteSet::merge(const WriteSet& other) {
-  for (const Op& op : other.ops_) ops_.push_back(op);
-  ordered_stale_ = true;
-  bytes_ += other.bytes_;
-}
+void WriteSet::merge(const WriteSet& other) { merge(WriteSet(other)); }
 
 void WriteSet::merge(WriteSet&& other) {
   if (ops_.empty()) {

@@ -25,10 +25,12 @@ struct Memo {
   size_t misses = 0;
 };
 
-Memo& memo(const Hash256& key) {
-  static Memo* shards = new Memo[kShards];  // never destroyed: usable from any thread until exit
-  return shards[key.bytes[0] % kShards];
+Memo* shards() {
+  static Memo* all = new Memo[kShards];  // never destroyed: usable from any thread until exit
+  return all;
 }
+
+Memo& memo(const Hash256& key) { return shards()[key.bytes[0] % kShards]; }
 
 // Everything the verification depends on, hashed with unambiguous lengths.
 Hash256 memo_key(const PublicKey& signer, std::string_view chain_id, ByteView body, const Signature& signature) {
@@ -78,9 +80,7 @@ void prime_tx_signature(ByteView tx_bytes) {
 SigCacheStats sig_cache_stats() {
   SigCacheStats out;
   for (size_t i = 0; i < kShards; ++i) {
-    Hash256 key;
-    key.bytes[0] = static_cast<uint8_t>(i);
-    Memo& m = memo(key);
+    Memo& m = shards()[i];
     std::lock_guard lock(m.mu);
     out.hits += m.hits;
     out.misses += m.misses;

@@ -667,8 +667,12 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
   // The verdict came from a snapshot taken before the check was queued; the
   // transaction may have been committed since (it arrived by gossip while
   // its block was applied). Committed transactions never enter the pool.
-  if (auto committed = store_->get(ledger::Column::kEntryByHash, hash.view());
-      committing_.count(hash) || (committed && *committed)) {
+  bool committed = committing_.count(hash) > 0;
+  if (!committed) {
+    auto stored = store_->get(ledger::Column::kEntryByHash, hash.view());
+    committed = stored && *stored;
+  }
+  if (committed) {
     r.state = SubmitState::kRejected;
     r.rejection = ledger::Rejection::kDuplicate;
     r.message = "duplicate: already committed";
