@@ -144,6 +144,26 @@ void WriteSet::erase(Column c, ByteView key) {
   ordered_stale_ = true;
 }
 
+std::vector<const WriteSet::Op*> WriteSet::sorted_latest() const {
+  std::vector<const Op*> out;
+  out.reserve(ops_.size());
+  for (const Op& op : ops_) out.push_back(&op);
+  // Stable: of equal keys the later op stays after the earlier one, and
+  // only the last of each run is kept.
+  std::stable_sort(out.begin(), out.end(), [](const Op* a, const Op* b) {
+    if (a->column != b->column) return a->column < b->column;
+    return compare(a->key, b->key) < 0;
+  });
+  size_t kept = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    bool superseded = i + 1 < out.size() && out[i + 1]->column == out[i]->column &&
+                      compare(out[i + 1]->key, out[i]->key) == 0;
+    if (!superseded) out[kept++] = out[i];
+  }
+  out.resize(kept);
+  return out;
+}
+
 const WriteSet::Op* WriteSet::find(Column c, ByteView key) const {
   catch_up();
   auto it = latest_.find(KeyRef{c, key});

@@ -2,10 +2,11 @@
 
 #include <deque>
 #include <mutex>
-#include <set>
+#include <unordered_set>
 
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
+#include "crypto/short_hash.h"
 #include "ledger/registry.h"
 #include "ledger/tx.h"
 
@@ -19,14 +20,19 @@ constexpr size_t kShardMaxEntries = kSigCacheMaxEntries / kShards;
 
 struct Memo {
   std::mutex mu;
-  std::set<Hash256> known;
+  std::unordered_set<Hash256, crypto::FixedBytesHash> known;  // O(1): a tree of 2^18 keys cost ~18 cache misses
   std::deque<Hash256> order;  // oldest first, for eviction
   size_t hits = 0;
   size_t misses = 0;
 };
 
 Memo* shards() {
-  static Memo* all = new Memo[kShards];  // never destroyed: usable from any thread until exit
+  // Never destroyed: usable from any thread until exit.
+  static Memo* all = [] {
+    Memo* m = new Memo[kShards];
+    for (size_t i = 0; i < kShards; ++i) m[i].known.reserve(kShardMaxEntries + 1);
+    return m;
+  }();
   return all;
 }
 

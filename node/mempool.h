@@ -10,11 +10,12 @@
 
 #include <cstdint>
 #include <list>
-#include <map>
+#include <unordered_map>
 #include <vector>
 
 #include "consensus/core.h"
 #include "crypto/bytes.h"
+#include "crypto/short_hash.h"
 
 namespace prov::node {
 
@@ -52,7 +53,7 @@ class Mempool final : public consensus::PayloadSource {
   uint64_t now_ms_ = 0;
   size_t bytes_ = 0;
   std::list<Tx> order_;  // oldest first
-  std::map<Hash256, std::list<Tx>::iterator> index_;
+  std::unordered_map<Hash256, std::list<Tx>::iterator, crypto::FixedBytesHash> index_;
 };
 
 }  // namespace prov::node

@@ -26,6 +26,7 @@ namespace asio = boost::asio;
 namespace cv1 = ::prov::consensus::v1;
 
 constexpr size_t kMaxAdmitting = 4096;           // transactions being checked at once; beyond: busy
+constexpr size_t kAdmitChunkTxs = 32;            // transactions checked by one worker job
 constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks this often
 constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
@@ -391,11 +392,10 @@ void Node::on_transactions(const PublicKey&, const v1::Transactions& txs) {
     std::lock_guard lock(mu_);
     gossip_txs_in_ += static_cast<uint64_t>(txs.txs_size());
   }
-  // One snapshot for the whole message: nothing commits between these calls.
-  std::shared_ptr<const ledger::KvReader> snap = txs.txs_size() > 1 ? snapshot() : nullptr;
-  for (const std::string& tx : txs.txs()) {
-    admit(to_bytes(tx), /*from_client=*/false, nullptr, {}, snap);
-  }
+  std::vector<Offer> offers;
+  offers.reserve(static_cast<size_t>(txs.txs_size()));
+  for (const std::string& tx : txs.txs()) offers.push_back(Offer{to_bytes(tx), nullptr, {}});
+  admit(std::move(offers), /*from_client=*/false);
 }
 
 void Node::queue_gossip(std::string tx) {
@@ -603,7 +603,9 @@ void Node::arm_timer(uint64_t deadline_ms) {
 
 void Node::submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) {
   asio::post(io_, [this, tx = std::move(tx), options, done = std::move(done)]() mutable {
-    admit(std::move(tx), /*from_client=*/true, std::move(done), options);
+    std::vector<Offer> offers;
+    offers.push_back(Offer{std::move(tx), std::move(done), options});
+    admit(std::move(offers), /*from_client=*/true);
   });
 }
 
@@ -611,44 +613,70 @@ void Node::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<S
   asio::post(io_, [this, txs = std::move(txs), done = std::move(done)]() mutable {
     if (txs.empty()) return done({});
     auto batch = std::make_shared<BatchResults>(txs.size(), std::move(done));
-    // One snapshot for the batch: nothing commits between these calls.
-    std::shared_ptr<const ledger::KvReader> snap = snapshot();
-    for (size_t i = 0; i < txs.size(); ++i) {
-      // Each transaction takes the single submit's path, bounds included:
-      // over kMaxAdmitting or a full mempool, it alone is answered busy.
-      admit(std::move(txs[i]), /*from_client=*/true, BatchResults::slot(batch, i), SubmitOptions{}, snap);
-    }
+    // Each transaction takes the single submit's path, bounds included:
+    // over kMaxAdmitting or a full mempool, it alone is answered busy.
+    std::vector<Offer> offers;
+    offers.reserve(txs.size());
+    for (size_t i = 0; i < txs.size(); ++i) offers.push_back(Offer{std::move(txs[i]), BatchResults::slot(batch, i), {}});
+    admit(std::move(offers), /*from_client=*/true);
   });
 }
 
-void Node::admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options,
-                 std::shared_ptr<const ledger::KvReader> snap) {
-  Hash256 hash = crypto::sha256(tx);
-  auto answer = [&](SubmitState state, std::string message) {
-    if (!done) return;
-    SubmitResult r;
-    r.state = state;
-    r.tx_hash = hash;
-    r.message = std::move(message);
-    done(r);
+void Node::admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<const ledger::KvReader> snap) {
+  struct Checked {
+    Hash256 hash;
+    Offer offer;
+    ledger::TxResult<ledger::DecodedTx> verdict = ledger::Rejected{};
   };
-  if (stopping_) return answer(SubmitState::kUnavailable, "the node is shutting down");
-  if (mempool_->contains(hash) && !options.wait_for_commit) return answer(SubmitState::kAccepted, "already pending");
-  if (mempool_->size() + 1 > config_.mempool_max_txs || mempool_->bytes() + tx.size() > config_.mempool_max_bytes ||
-      admitting_ >= kMaxAdmitting) {
-    return answer(SubmitState::kBusy, "mempool full; retry later");
+  using Chunk = std::vector<Checked>;
+  std::vector<Chunk> chunks;
+  for (Offer& offer : offers) {
+    Hash256 hash = crypto::sha256(offer.tx);
+    auto answer = [&](SubmitState state, std::string message) {
+      if (!offer.done) return;
+      SubmitResult r;
+      r.state = state;
+      r.tx_hash = hash;
+      r.message = std::move(message);
+      offer.done(r);
+    };
+    if (stopping_) {
+      answer(SubmitState::kUnavailable, "the node is shutting down");
+      continue;
+    }
+    if (mempool_->contains(hash) && !offer.options.wait_for_commit) {
+      answer(SubmitState::kAccepted, "already pending");
+      continue;
+    }
+    if (mempool_->size() + 1 > config_.mempool_max_txs ||
+        mempool_->bytes() + offer.tx.size() > config_.mempool_max_bytes || admitting_ >= kMaxAdmitting) {
+      answer(SubmitState::kBusy, "mempool full; retry later");
+      continue;
+    }
+    ++admitting_;
+    if (chunks.empty() || chunks.back().size() >= kAdmitChunkTxs) {
+      chunks.emplace_back();
+      chunks.back().reserve(std::min(kAdmitChunkTxs, offers.size()));
+    }
+    chunks.back().push_back(Checked{hash, std::move(offer)});
   }
-  ++admitting_;
+  if (chunks.empty()) return;
   if (!snap) snap = snapshot();
-  asio::post(*workers_, [this, snap, hash, tx = std::move(tx), from_client, done = std::move(done), options]() mutable {
-    lower_admission_priority();
-    auto verdict = ledger::check_transaction(*snap, tx);
-    asio::post(io_, [this, hash, tx = std::move(tx), from_client, verdict = std::move(verdict),
-                     done = std::move(done), options]() mutable {
-      --admitting_;
-      admitted(hash, std::move(tx), from_client, std::move(verdict), std::move(done), options);
+  for (Chunk& chunk : chunks) {
+    // One job (and one post back) per chunk, not per transaction: a post
+    // is an allocation and often a futex wake-up on either side.
+    asio::post(*workers_, [this, snap, from_client, chunk = std::move(chunk)]() mutable {
+      lower_admission_priority();
+      for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx);
+      asio::post(io_, [this, from_client, chunk = std::move(chunk)]() mutable {
+        for (Checked& c : chunk) {
+          --admitting_;
+          admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),
+                   c.offer.options);
+        }
+      });
     });
-  });
+  }
 }
 
 void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,

@@ -25,6 +25,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,11 +83,17 @@ class Node final : public NodeService {
   void on_checkpoint(const v1::CheckpointSignature& sig);
   void on_sync_request(const PublicKey& peer, const v1::SyncRequest& req);
   void on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp);
-  // Checks `tx` on the worker pool against `snap` (null: a fresh snapshot)
-  // and calls admitted() with the verdict; answers at once when shutting
-  // down, already pending, or over the mempool or kMaxAdmitting bound.
-  void admit(Bytes tx, bool from_client, std::function<void(SubmitResult)> done, SubmitOptions options,
-             std::shared_ptr<const ledger::KvReader> snap = nullptr);
+  // One transaction offered for admission.
+  struct Offer {
+    Bytes tx;
+    std::function<void(SubmitResult)> done;  // null for gossip
+    SubmitOptions options;
+  };
+  // Checks the offers on the worker pool against `snap` (null: a fresh
+  // snapshot), kAdmitChunkTxs to a job, and calls admitted() with each
+  // verdict in order; answers an offer at once when shutting down, already
+  // pending, or over the mempool or kMaxAdmitting bound.
+  void admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<const ledger::KvReader> snap = nullptr);
   void admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
                 std::function<void(SubmitResult)> done, SubmitOptions options);
   // Queues an admitted client transaction for the next gossip batch.
@@ -177,7 +184,7 @@ class Node final : public NodeService {
   size_t admitting_ = 0;  // transactions on the worker pool now
   // Transactions of committed blocks the writer has not made durable yet:
   // admission treats them as committed (duplicates), as the store soon will.
-  std::set<Hash256> committing_;
+  std::unordered_set<Hash256, crypto::FixedBytesHash> committing_;
 
   // Admitted client transactions not yet gossiped: sent together as one
   // Transactions message when a size bound is reached or gossip_timer_ fires

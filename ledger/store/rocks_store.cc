@@ -7,6 +7,7 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -147,6 +148,11 @@ rocksdb::ColumnFamilyOptions column_options(const StoreOptions& o, const MemoryB
   // then costs a few hash probes instead of a skip-list search.
   cf.memtable_prefix_bloom_size_ratio = 0.02;
   cf.memtable_whole_key_filtering = true;
+  // One insert hint per memtable: apply() hands each column family's keys
+  // over in ascending order, so every insert starts its skip-list search
+  // from where the previous one ended (a walk of O(log distance) instead of
+  // O(log memtable size) from the top: cache misses were most of a commit).
+  cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = memory.impl().cache;
@@ -324,9 +330,9 @@ std::unique_ptr<Snapshot> RocksStore::snapshot() const {
 Status RocksStore::apply(const WriteSet& writes, bool sync) {
   if (!impl_->db) return Status::unavailable("store is closed");
   rocksdb::WriteBatch batch(writes.approximate_bytes() + 64 * writes.ops().size());
-  for (const auto& op : writes.ops()) {
-    rocksdb::Status s = op.value ? batch.Put(impl_->cf(op.column), slice(op.key), slice(*op.value))
-                                 : batch.Delete(impl_->cf(op.column), slice(op.key));
+  for (const WriteSet::Op* op : writes.sorted_latest()) {
+    rocksdb::Status s = op->value ? batch.Put(impl_->cf(op->column), slice(op->key), slice(*op->value))
+                                  : batch.Delete(impl_->cf(op->column), slice(op->key));
     if (!s.ok()) return from_rocks(s, "build write batch");
   }
   rocksdb::WriteOptions wo;
