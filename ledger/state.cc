@@ -89,8 +89,9 @@ TxResult<std::monostate> check_parents(const KvReader& state, const v1::AnchorRe
   return std::monostate{};
 }
 
+// With `entry` and `w` null only the checks run (admission).
 TxResult<std::monostate> execute_anchor(const KvReader& state, const v1::AnchorRecord& a, uint64_t index,
-                                        v1::Entry& entry, WriteSet& w) {
+                                        v1::Entry* entry, WriteSet* w) {
   auto head = read_dataset_head(state, a.dataset());
   if (!head) return state_failure(head.status());
   const uint64_t latest = head->latest_version;
@@ -101,26 +102,27 @@ TxResult<std::monostate> execute_anchor(const KvReader& state, const v1::AnchorR
   }
   auto parents = check_parents(state, a);
   if (!parents) return parents;
-  *entry.add_links() = make_link(*head, a.dataset(), version);
-  put_dataset_head(w, a.dataset(), version, index);
+  if (!w) return std::monostate{};
+  *entry->add_links() = make_link(*head, a.dataset(), version);
+  put_dataset_head(*w, a.dataset(), version, index);
 
   Bytes rec;
   put_u64_be(rec, index);
   append(rec, a.digest());
-  w.put(Column::kDatasetVersions, string_key(a.dataset(), version), rec);
-  put_event(w, a.dataset(), index, kEventAnchor, version);
+  w->put(Column::kDatasetVersions, string_key(a.dataset(), version), rec);
+  put_event(*w, a.dataset(), index, kEventAnchor, version);
   for (const v1::DatasetRef& r : a.derived_from()) {
-    w.put(Column::kLineageUp, lineage_key(a.dataset(), version, r.dataset(), r.version()), {});
-    w.put(Column::kLineageDown, lineage_key(r.dataset(), r.version(), a.dataset(), version), {});
+    w->put(Column::kLineageUp, lineage_key(a.dataset(), version, r.dataset(), r.version()), {});
+    w->put(Column::kLineageDown, lineage_key(r.dataset(), r.version(), a.dataset(), version), {});
   }
   Bytes digest_key = to_bytes(a.digest());
   put_u64_be(digest_key, index);
-  w.put(Column::kDigest, digest_key, {});
+  w->put(Column::kDigest, digest_key, {});
   return std::monostate{};
 }
 
 TxResult<std::monostate> execute_access(const KvReader& state, const v1::AccessEvent& e, uint64_t index,
-                                        v1::Entry& entry, WriteSet& w) {
+                                        v1::Entry* entry, WriteSet* w) {
   auto head = read_dataset_head(state, e.dataset());
   if (!head) return state_failure(head.status());
   if (e.version() == 0) {
@@ -134,18 +136,34 @@ TxResult<std::monostate> execute_access(const KvReader& state, const v1::AccessE
       return reject(Rejection::kUnknownDataset, e.dataset() + "@" + std::to_string(e.version()) + " was never anchored");
     }
   }
-  *entry.add_links() = make_link(*head, e.dataset(), e.version());
-  put_event(w, e.dataset(), index, kEventAccess, e.version());
-  put_dataset_head(w, e.dataset(), head->latest_version, index);
+  if (!w) return std::monostate{};
+  *entry->add_links() = make_link(*head, e.dataset(), e.version());
+  put_event(*w, e.dataset(), index, kEventAccess, e.version());
+  put_dataset_head(*w, e.dataset(), head->latest_version, index);
   return std::monostate{};
 }
 
 // Validates and executes one decoded transaction on `state` (which already
 // holds the block's earlier writes); on success adds its writes to `w` and
-// returns the entry's leaf hash.
-TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const EntryPlace& at, WriteSet& w) {
+// returns the entry's leaf hash. With `w` null it only decides (admission):
+// the same rejections, nothing built, a zero hash.
+TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const EntryPlace& at, WriteSet* w) {
   auto valid = validate_transaction(state, tx);
   if (!valid) return valid.rejected();
+  if (!w) {
+    TxResult<std::monostate> checked = std::monostate{};
+    if (tx.body.has_anchor()) {
+      checked = execute_anchor(state, tx.body.anchor(), at.index, nullptr, nullptr);
+    } else if (tx.body.has_access()) {
+      checked = execute_access(state, tx.body.access(), at.index, nullptr, nullptr);
+    } else {
+      WriteSet scratch;
+      Status st = apply_governance_action(state, tx.action, tx.action_hash, scratch);
+      if (!st.is_ok()) checked = state_failure(st);
+    }
+    if (!checked) return checked.rejected();
+    return Hash256{};
+  }
   v1::Entry entry;
   entry.set_version(1);
   entry.set_index(at.index);
@@ -154,20 +172,20 @@ TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const E
   entry.set_tx(to_string(tx.bytes));
   TxResult<std::monostate> done = std::monostate{};
   if (tx.body.has_anchor()) {
-    done = execute_anchor(state, tx.body.anchor(), at.index, entry, w);
+    done = execute_anchor(state, tx.body.anchor(), at.index, &entry, w);
   } else if (tx.body.has_access()) {
-    done = execute_access(state, tx.body.access(), at.index, entry, w);
+    done = execute_access(state, tx.body.access(), at.index, &entry, w);
   } else {
-    Status s = apply_governance_action(state, tx.action, tx.action_hash, w);
+    Status s = apply_governance_action(state, tx.action, tx.action_hash, *w);
     if (!s.is_ok()) done = state_failure(s);
   }
   if (!done) return done.rejected();
   Bytes index_key = u64_key(at.index);
   Bytes entry_bytes = serialize(entry);
-  w.put(Column::kEntries, index_key, entry_bytes);
-  w.put(Column::kEntryByHash, hash_key(tx.tx_hash), index_key);
-  w.put(Column::kEntryByHash, entry_body_hash_key(tx.body_hash), index_key);
-  w.put(Column::kAgency, string_key(tx.body.agency(), at.index), {});
+  w->put(Column::kEntries, index_key, entry_bytes);
+  w->put(Column::kEntryByHash, hash_key(tx.tx_hash), index_key);
+  w->put(Column::kEntryByHash, entry_body_hash_key(tx.body_hash), index_key);
+  w->put(Column::kAgency, string_key(tx.body.agency(), at.index), {});
   return crypto::merkle::hash_leaf(entry_bytes);
 }
 
@@ -180,7 +198,7 @@ TxResult<Hash256> run_tx(const KvReader& state, ByteView tx_bytes, const EntryPl
   auto tx = decode_transaction(tx_bytes, params->max_tx_bytes());
   if (!tx) return tx.rejected();
   WriteSet own;
-  auto leaf = execute_tx(view, tx.value(), at, own);
+  auto leaf = execute_tx(view, tx.value(), at, &own);
   if (leaf) w.merge(std::move(own));
   return leaf;
 }
@@ -433,9 +451,8 @@ TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes) 
   if (!params) return state_failure(params.status());
   auto tx = decode_transaction(tx_bytes, params->max_tx_bytes());
   if (!tx) return tx;
-  WriteSet scratch;
   EntryPlace at{head->log_size, head->height + 1, head->time_ms};
-  auto leaf = execute_tx(state, tx.value(), at, scratch);
+  auto leaf = execute_tx(state, tx.value(), at, nullptr);
   if (!leaf) return leaf.rejected();
   return tx;
 }

@@ -1,7 +1,11 @@
 #include "ledger/tx.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "crypto/sha256.h"
 #include "ledger/registry.h"
@@ -226,8 +230,25 @@ bool parse_canonical(ByteView bytes, google::protobuf::Message& out) {
   // Protobuf keeps unknown fields and would write them back; dropping them
   // first makes any unknown field a byte mismatch.
   out.DiscardUnknownFields();
-  Bytes again = serialize(out);
-  return again.size() == bytes.size() && std::equal(again.begin(), again.end(), bytes.begin());
+  // The canonical encoding has exactly the input's size; anything else is
+  // refused before serializing. Serialized into a per-thread buffer: this
+  // runs several times per transaction, and a fresh string each time was
+  // two allocations and a copy.
+  size_t size = out.ByteSizeLong();
+  if (size != bytes.size()) return false;
+  thread_local std::string again;
+  again.resize(size);
+  {
+    google::protobuf::io::ArrayOutputStream aos(again.data(), static_cast<int>(size));
+    google::protobuf::io::CodedOutputStream cos(&aos);
+    cos.SetSerializationDeterministic(true);
+    out.SerializeWithCachedSizes(&cos);
+    if (cos.HadError() || static_cast<size_t>(cos.ByteCount()) != size) return false;
+  }
+  bool same = size == 0 || std::memcmp(again.data(), bytes.data(), size) == 0;
+  // A buffer grown for one large block is not kept for the thread's life.
+  if (again.capacity() > (1u << 20)) std::string().swap(again);
+  return same;
 }
 
 TxResult<DecodedTx> decode_transaction(ByteView bytes, uint32_t max_tx_bytes) {
