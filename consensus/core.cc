@@ -510,7 +510,7 @@ void Replica::try_commit(const Node& certified) {
 }
 
 void Replica::commit_chain(const Hash256& b_id, const Node& child) {
-  std::vector<const Node*> path;  // newest first
+  std::vector<Node*> path;  // newest first
   for (Hash256 at = b_id; at != root_.id;) {
     auto it = tree_.find(at);
     assert(it != tree_.end() && "uncommitted ancestors are always in the tree");
@@ -519,7 +519,7 @@ void Replica::commit_chain(const Hash256& b_id, const Node& child) {
   }
   std::reverse(path.begin(), path.end());
   for (size_t i = 0; i < path.size(); ++i) {
-    const Node& x = *path[i];
+    Node& x = *path[i];
     v1::CommitProof proof = make_commit_proof(x.header_bytes, child.header_bytes, *child.qc);
     for (size_t j = i + 1; j < path.size(); ++j) proof.add_chain(to_string(path[j]->header_bytes));
     if (x.qc) *proof.mutable_qc() = *x.qc;
@@ -528,16 +528,20 @@ void Replica::commit_chain(const Hash256& b_id, const Node& child) {
   prune();
 }
 
-void Replica::commit_node(const Node& node, v1::CommitProof proof) {
+void Replica::commit_node(Node& node, v1::CommitProof proof) {
   Commit c;
   c.height = node.height;
   c.block_id = node.id;
   c.block = node.block;
-  c.writes = node.writes;
+  // The committed node leaves the tree in prune(), right after this: its
+  // writes move, once, into what the caller applies and the layer that
+  // stands in for them until it has.
+  c.block_writes = std::make_shared<const ledger::WriteSet>(std::move(node.writes));
+  node.writes = ledger::WriteSet();
   c.tx_count = node.tx_count;
   c.writes.put(ledger::Column::kCommitProofs, ledger::u64_key(node.height), as_bytes(proof.SerializeAsString()));
   c.proof = std::move(proof);
-  unapplied_.emplace_back(node.height, c.writes);
+  unapplied_.emplace_back(node.height, c.block_writes);
   root_.id = node.id;
   root_.height = node.height;
   root_.round = node.round;
@@ -574,7 +578,7 @@ Result<Replica::StateView> Replica::state_at(const Hash256& tip) const {
   PROV_ASSIGN_OR_RETURN(ledger::Head head, ledger::read_head(committed_));
   std::vector<const ledger::WriteSet*> layers;
   for (const auto& [height, writes] : unapplied_) {
-    if (height > head.height) layers.push_back(&writes);
+    if (height > head.height) layers.push_back(writes.get());
   }
   std::vector<const Node*> chain;
   for (Hash256 at = tip; at != root_.id;) {
@@ -737,7 +741,7 @@ void Replica::handle_block_response(size_t from, const v1::BlockResponse& r, uin
         node = *inserted;
       }
       Hash256 id = node->id;
-      commit_node(*node, cb.commit_proof());
+      commit_node(tree_.at(id), cb.commit_proof());
       prune();
       progress = true;
       retry_waiting(id, now);

@@ -91,7 +91,11 @@ struct Commit {
   uint64_t height;
   Hash256 block_id;
   Bytes block;                // exact Block bytes
-  ledger::WriteSet writes;    // ledger writes plus the commit proof and the root QC
+  // The block's ledger writes, shared (never copied) with the core's own
+  // layer of commits the caller has not applied yet; then `writes`, the
+  // commit proof and root QC. Apply both, in that order, in one atomic batch.
+  std::shared_ptr<const ledger::WriteSet> block_writes;
+  ledger::WriteSet writes;
   v1::CommitProof proof;
   size_t tx_count;
 };
@@ -197,7 +201,8 @@ class Replica {
   void advance_round(uint64_t round, bool via_tc, uint64_t now);
   void try_commit(const Node& certified);
   void commit_chain(const Hash256& b_id, const Node& child);
-  void commit_node(const Node& node, v1::CommitProof proof);
+  // Hands `node`'s writes over to the Commit effect (the node is pruned next).
+  void commit_node(Node& node, v1::CommitProof proof);
   void prune();
 
   // Blocks.
@@ -254,7 +259,7 @@ class Replica {
   std::optional<v1::TimeoutVote> my_timeout_;
   // Blocks committed but perhaps not yet applied by the caller: the core
   // layers them over `committed_` until the store's head reaches them.
-  std::deque<std::pair<uint64_t, ledger::WriteSet>> unapplied_;
+  std::deque<std::pair<uint64_t, std::shared_ptr<const ledger::WriteSet>>> unapplied_;
   std::map<uint64_t, std::map<Hash256, std::map<size_t, v1::Vote>>> votes_;   // round -> block -> voter
   std::map<uint64_t, std::map<size_t, v1::TimeoutVote>> timeouts_;            // round -> voter
   std::map<uint64_t, std::set<Hash256>> blocks_by_round_;

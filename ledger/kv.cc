@@ -145,9 +145,18 @@ void WriteSet::erase(Column c, ByteView key) {
 }
 
 std::vector<const WriteSet::Op*> WriteSet::sorted_latest() const {
+  const WriteSet* parts[] = {this};
+  return sorted_latest(parts);
+}
+
+std::vector<const WriteSet::Op*> WriteSet::sorted_latest(std::span<const WriteSet* const> parts) {
   std::vector<const Op*> out;
-  out.reserve(ops_.size());
-  for (const Op& op : ops_) out.push_back(&op);
+  size_t total = 0;
+  for (const WriteSet* w : parts) total += w->ops_.size();
+  out.reserve(total);
+  for (const WriteSet* w : parts) {
+    for (const Op& op : w->ops_) out.push_back(&op);
+  }
   // Stable: of equal keys the later op stays after the earlier one, and
   // only the last of each run is kept.
   std::stable_sort(out.begin(), out.end(), [](const Op* a, const Op* b) {

@@ -98,6 +98,8 @@ class WriteSet {
   // what applying the ops in arrival order leaves, as a store can take it
   // fastest (RocksDB memtables insert ascending keys cheaply).
   std::vector<const Op*> sorted_latest() const;
+  // The same over the ops of every part in turn (a later part's op wins).
+  static std::vector<const Op*> sorted_latest(std::span<const WriteSet* const> parts);
   // The latest op for (c, key), if any: nullptr when untouched.
   const Op* find(Column c, ByteView key) const;
   // Appends every op of `other`.

@@ -490,7 +490,8 @@ struct Node::CommitJob {
   Hash256 log_root;
   uint64_t first_index = 0;
   std::vector<Hash256> tx_hashes;
-  ledger::WriteSet writes;
+  std::shared_ptr<const ledger::WriteSet> block_writes;  // shared with the core until applied
+  ledger::WriteSet writes;                               // commit proof, dropped voted blocks
 };
 
 Status Node::apply_commit(consensus::Commit& c) {
@@ -512,6 +513,7 @@ Status Node::apply_commit(consensus::Commit& c) {
     committing_.insert(hash);
     job->tx_hashes.push_back(hash);
   }
+  job->block_writes = std::move(c.block_writes);
   job->writes = std::move(c.writes);
   asio::post(*commit_writer_, [this, job] {
     // Voted blocks at or below the committed height are no longer needed
@@ -525,8 +527,10 @@ Status Node::apply_commit(consensus::Commit& c) {
                                }
                                return false;
                              });
-    if (st.is_ok()) st = store_->apply(job->writes, /*sync=*/true);
-    job->writes = ledger::WriteSet();  // freed here, off the strand
+    const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
+    if (st.is_ok()) st = store_->apply(parts, /*sync=*/true);
+    job->writes = ledger::WriteSet();  // freed here, off the strand (unless the core still layers it)
+    job->block_writes.reset();
     asio::post(io_, [this, job, st] { on_commit_durable(*job, st); });
   });
   return Status::ok();

@@ -328,9 +328,16 @@ std::unique_ptr<Snapshot> RocksStore::snapshot() const {
 }
 
 Status RocksStore::apply(const WriteSet& writes, bool sync) {
+  const WriteSet* parts[] = {&writes};
+  return apply(parts, sync);
+}
+
+Status RocksStore::apply(std::span<const WriteSet* const> parts, bool sync) {
   if (!impl_->db) return Status::unavailable("store is closed");
-  rocksdb::WriteBatch batch(writes.approximate_bytes() + 64 * writes.ops().size());
-  for (const WriteSet::Op* op : writes.sorted_latest()) {
+  size_t bytes = 0;
+  for (const WriteSet* w : parts) bytes += w->approximate_bytes() + 64 * w->ops().size();
+  rocksdb::WriteBatch batch(bytes);
+  for (const WriteSet::Op* op : WriteSet::sorted_latest(parts)) {
     rocksdb::Status s = op->value ? batch.Put(impl_->cf(op->column), slice(op->key), slice(*op->value))
                                   : batch.Delete(impl_->cf(op->column), slice(op->key));
     if (!s.ok()) return from_rocks(s, "build write batch");

@@ -132,6 +132,9 @@ class RocksStore final : public KvReader {
   // the WAL is fsynced before returning: the writes survive power loss.
   // Without sync they survive a process crash but maybe not power loss.
   Status apply(const WriteSet& writes, bool sync);
+  // Applies the ops of every part, in order (a later part's op on a key
+  // wins), atomically in one WriteBatch, as apply() does for one.
+  Status apply(std::span<const WriteSet* const> parts, bool sync);
 
   // Fsyncs the WAL, making every earlier apply durable.
   Status sync_wal();

@@ -22,6 +22,13 @@ void flip_byte(std::string& s, Rng& rng) {
   s[rng.index(s.size())] ^= static_cast<char>(1u << rng.below(8));
 }
 
+// Everything a Commit writes, as one WriteSet (the block's, then the proof's).
+ledger::WriteSet merged_writes(const consensus::Commit& c) {
+  ledger::WriteSet w = *c.block_writes;
+  w.merge(c.writes);
+  return w;
+}
+
 }  // namespace
 
 consensus::v1::ValidatorSignature sign_proposal(const consensus::ValidatorSet& set, const crypto::KeyPair& key,
@@ -198,6 +205,7 @@ void ByzantineReplica::broadcast_proposal(const ConsensusMessage& msg, uint64_t 
 }
 
 void ByzantineReplica::on_commit(const consensus::Commit& c) {
+  kv_.apply(*c.block_writes);
   kv_.apply(c.writes);
   mempool_.remove_committed(c.block);
   if (!shadow_.count(c.block_id) && c.block_id != base_head_) {
@@ -205,7 +213,7 @@ void ByzantineReplica::on_commit(const consensus::Commit& c) {
     auto header = block ? ledger::decode_header(as_bytes(block->header())) : Result<ledger::v1::BlockHeader>(block.status());
     assert(header.is_ok());
     shadow_.emplace(c.block_id, ShadowBlock{hash_of(header->parent_hash()), header->height(), header->round(),
-                                            header->time_ms(), c.writes});
+                                            header->time_ms(), merged_writes(c)});
   }
   if (c.proof.has_qc()) learn_qc(c.proof.qc());
   learn_qc(c.proof.child_qc());

@@ -447,6 +447,7 @@ void Simulation::execute(size_t i) {
 void Simulation::execute_commit(size_t i, const consensus::Commit& c) {
   Node& node = *nodes_[i];
   checkers_.on_commit(i, c, now_);
+  node.kv.apply(*c.block_writes);
   node.kv.apply(c.writes);
   node.mempool->remove_committed(c.block);
   Bytes rec;

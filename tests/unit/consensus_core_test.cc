@@ -90,6 +90,7 @@ struct Cluster {
         n.safety = p->state;
         n.high_qc = p->high_qc;
       } else if (auto* c = std::get_if<Commit>(&e)) {
+        n.kv.apply(*c->block_writes);
         n.kv.apply(c->writes);
         n.committed.push_back(c->block_id);
         n.proofs.push_back(c->proof);
