@@ -1,6 +1,8 @@
 // Client API request handling; see handler.h and docs/api.md.
 #include "node/api/handler.h"
 
+#include "node/api/batch_json.h"
+
 #include <google/protobuf/util/json_util.h>
 
 #include <charconv>
@@ -709,13 +711,25 @@ void ApiHandler::submit_batch(Ctx& ctx, const Done& done) {
   if (auto it = ctx.req.find(http::field::content_type); it != ctx.req.end()) type = sv(it->value());
   if (!starts_with(type, "application/json"))
     return done(ctx.error(http::status::unsupported_media_type, "unsupported_media_type", "send application/json"));
-  pb::SubmitBatchRequest br;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
-  if (!google::protobuf::util::JsonStringToMessage(ctx.req.body(), &br, opts).ok())
-    return done(ctx.error(http::status::bad_request, "bad_json",
-                          "expected {\"txs\": [<base64 SignedTransaction>, ...]}"));
-  const size_t n = static_cast<size_t>(br.txs_size());
+  // The plain form is decoded directly; anything else goes through
+  // protobuf's JSON mapping (batch_json.h).
+  std::vector<Bytes> decoded;
+  if (auto fast = parse_batch_request_fast(ctx.req.body())) {
+    decoded = std::move(*fast);
+  } else {
+    pb::SubmitBatchRequest br;
+    google::protobuf::util::JsonParseOptions opts;
+    opts.ignore_unknown_fields = false;
+    if (!google::protobuf::util::JsonStringToMessage(ctx.req.body(), &br, opts).ok())
+      return done(ctx.error(http::status::bad_request, "bad_json",
+                            "expected {\"txs\": [<base64 SignedTransaction>, ...]}"));
+    decoded.reserve(static_cast<size_t>(br.txs_size()));
+    for (std::string& tx : *br.mutable_txs()) {
+      decoded.push_back(to_bytes(tx));
+      std::string().swap(tx);
+    }
+  }
+  const size_t n = decoded.size();
   if (n == 0) return done(ctx.error(http::status::bad_request, "empty_batch", "no transactions in \"txs\""));
   if (n > config_.max_batch_txs)
     return done(ctx.error(http::status::payload_too_large, "batch_too_large",
@@ -729,8 +743,7 @@ void ApiHandler::submit_batch(Ctx& ctx, const Done& done) {
   positions.reserve(n);
   txs.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    std::string* tx = br.mutable_txs(static_cast<int>(i));
-    if (tx->empty()) {
+    if (decoded[i].empty()) {
       results[i].set_tx_hash(hex(crypto::sha256(ByteView{})));
       results[i].set_state("rejected");
       results[i].set_code("empty_tx");
@@ -738,9 +751,7 @@ void ApiHandler::submit_batch(Ctx& ctx, const Done& done) {
       continue;
     }
     positions.push_back(i);
-    txs.push_back(to_bytes(*tx));
-    tx->clear();
-    tx->shrink_to_fit();
+    txs.push_back(std::move(decoded[i]));
   }
   const unsigned version = ctx.version;
   auto answer = [done, version](std::vector<pb::SubmitBatchResult> results) {
@@ -750,7 +761,9 @@ void ApiHandler::submit_batch(Ctx& ctx, const Done& done) {
       retry = retry || r.state() == "busy" || r.state() == "unavailable";
       *out.add_results() = std::move(r);
     }
-    Response res = json(out, version);
+    std::optional<std::string> fast = print_batch_response_fast(out);
+    Response res = fast ? make(http::status::ok, std::move(*fast) + "\n", "application/json", version)
+                        : json(out, version);
     if (retry) res.set(http::field::retry_after, "1");
     done(std::move(res));
   };
