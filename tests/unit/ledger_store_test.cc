@@ -88,6 +88,25 @@ TEST_CASE("apply is ordered: the last op on a key wins, deletes remove") {
   CHECK_FALSE(must_get(*store, Column::kEntries, "b").has_value());
 }
 
+TEST_CASE("apply of several parts is one ordered batch: a later part's op wins") {
+  TempDir dir;
+  auto store = must_open(dir.path());
+  WriteSet block;
+  block.put(Column::kEntries, as_bytes("a"), as_bytes("1"));
+  block.put(Column::kEntries, as_bytes("c"), as_bytes("1"));
+  block.put(Column::kDigest, as_bytes("a"), as_bytes("d"));
+  WriteSet extra;
+  extra.put(Column::kEntries, as_bytes("a"), as_bytes("2"));
+  extra.erase(Column::kEntries, as_bytes("c"));
+  extra.put(Column::kEntries, as_bytes("b"), as_bytes("2"));
+  const WriteSet* parts[] = {&block, &extra};
+  REQUIRE(store->apply(parts, true).is_ok());
+  CHECK(must_get(*store, Column::kEntries, "a") == b("2"));
+  CHECK(must_get(*store, Column::kEntries, "b") == b("2"));
+  CHECK_FALSE(must_get(*store, Column::kEntries, "c").has_value());
+  CHECK(must_get(*store, Column::kDigest, "a") == b("d"));
+}
+
 TEST_CASE("scan and scan_reverse agree with MemoryKv on random keys, prefixes, starts and limits") {
   TempDir dir;
   auto store = must_open(dir.path());
