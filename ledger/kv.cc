@@ -13,6 +13,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "crypto/short_hash.h"
+
 namespace prov::ledger {
 
 namespace {
@@ -92,26 +94,66 @@ bool WriteSet::KeyLess::operator()(const KeyRef& a, const KeyRef& b) const {
   return compare(a.key, b.key) < 0;
 }
 
-size_t WriteSet::KeyHash::operator()(const KeyRef& k) const {
-  // The standard library's byte hash (word at a time), mixed with the column.
-  size_t h = std::hash<std::string_view>{}(as_chars(k.key));
-  return h ^ (static_cast<size_t>(k.column) * 0x9e3779b97f4a7c15ull);
+uint64_t WriteSet::key_hash(Column c, ByteView key) {
+  return crypto::short_hash(key) ^ (static_cast<uint64_t>(c) * 0x9e3779b97f4a7c15ull);
 }
 
-bool WriteSet::KeyEq::operator()(const KeyRef& a, const KeyRef& b) const {
-  return a.column == b.column && a.key.size() == b.key.size() && compare(a.key, b.key) == 0;
+size_t WriteSet::probe(Column c, ByteView key, uint64_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.op_plus_one == 0) return i;
+    if (s.hash != hash) continue;
+    const Op& op = ops_[s.op_plus_one - 1];
+    if (op.column == c && op.key.size() == key.size() && compare(op.key, key) == 0) return i;
+  }
+}
+
+void WriteSet::grow() const {
+  size_t capacity = std::max<size_t>(64, slots_.size() * 2);
+  while (capacity < 2 * (ops_.size() + 1)) capacity *= 2;
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  const size_t mask = capacity - 1;
+  for (const Slot& s : old) {
+    if (s.op_plus_one == 0) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].op_plus_one != 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
 }
 
 WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_), ordered_stale_(true) {}
 
+WriteSet::WriteSet(WriteSet&& other) noexcept { *this = std::move(other); }
+
+WriteSet& WriteSet::operator=(WriteSet&& other) noexcept {
+  if (this == &other) return *this;
+  ops_ = std::move(other.ops_);
+  bytes_ = std::exchange(other.bytes_, 0);
+  slots_ = std::move(other.slots_);
+  used_ = std::exchange(other.used_, 0);
+  indexed_ = std::exchange(other.indexed_, 0);
+  ordered_ = std::move(other.ordered_);
+  ordered_stale_ = std::exchange(other.ordered_stale_, false);
+  other.ops_.clear();
+  other.slots_.clear();
+  other.ordered_.clear();
+  return *this;
+}
+
 void WriteSet::catch_up() const {
   if (indexed_ == ops_.size()) return;
-  if (indexed_ == 0) latest_.reserve(ops_.size());
+  assert(ops_.size() < UINT32_MAX && "op positions are 32-bit");
   for (; indexed_ < ops_.size(); ++indexed_) {
-    // A key written again keeps its index node, which may view an older
-    // op's key buffer: equal bytes, and ops are never dropped while indexed.
+    // At most half full, so probing always ends at an empty slot.
+    if (2 * (used_ + 1) > slots_.size()) grow();
     const Op& op = ops_[indexed_];
-    latest_.insert_or_assign(KeyRef{op.column, op.key}, indexed_);
+    uint64_t hash = key_hash(op.column, op.key);
+    Slot& s = slots_[probe(op.column, op.key, hash)];
+    if (s.op_plus_one == 0) ++used_;
+    s.hash = hash;
+    s.op_plus_one = static_cast<uint32_t>(indexed_ + 1);  // the later op wins
   }
 }
 
@@ -119,7 +161,11 @@ const WriteSet::Ordered& WriteSet::ordered() const {
   catch_up();
   if (ordered_stale_) {
     ordered_.clear();
-    for (const auto& [ref, index] : latest_) ordered_.emplace(ref, index);
+    for (const Slot& s : slots_) {
+      if (s.op_plus_one == 0) continue;
+      const Op& op = ops_[s.op_plus_one - 1];
+      ordered_.emplace(KeyRef{op.column, op.key}, s.op_plus_one - 1);
+    }
     ordered_stale_ = false;
   }
   return ordered_;
@@ -175,8 +221,9 @@ std::vector<const WriteSet::Op*> WriteSet::sorted_latest(std::span<const WriteSe
 
 const WriteSet::Op* WriteSet::find(Column c, ByteView key) const {
   catch_up();
-  auto it = latest_.find(KeyRef{c, key});
-  return it == latest_.end() ? nullptr : &ops_[it->second];
+  if (used_ == 0) return nullptr;
+  const Slot& s = slots_[probe(c, key, key_hash(c, key))];
+  return s.op_plus_one == 0 ? nullptr : &ops_[s.op_plus_one - 1];
 }
 
 void WriteSet::merge(const WriteSet& other) { merge(WriteSet(other)); }

@@ -15,7 +15,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -70,10 +69,13 @@ class KvReader {
 //
 // Ops are kept in order of arrival (a store applies them in that order); a
 // hash index maps each (column, key) to its latest op without copying the
-// key: it holds views into the ops' own key buffers, which stay put when
-// `ops_` grows (moving a std::vector keeps its buffer). Both indexes are
-// caught up lazily: a put only appends, the hash index absorbs new ops on
-// the next lookup, the ordered index (only scans need it) on the next scan.
+// key: an open-addressing table of op positions and key hashes (linear
+// probing, power-of-two capacity, at most half full; keyed SipHash, so keys
+// a client chose can not be aimed at one bucket), and an ordered index of
+// views into the ops' own key buffers, which stay put when `ops_` grows
+// (moving a std::vector keeps its buffer). Both are caught up lazily: a put
+// only appends, the hash index absorbs new ops on the next lookup, the
+// ordered index (only scans need it) on the next scan.
 // So a copy that is only applied to a store never builds an index at all.
 // Lookups mutate these caches: a WriteSet is not safe for concurrent reads.
 class WriteSet {
@@ -86,8 +88,9 @@ class WriteSet {
   WriteSet() = default;
   WriteSet(const WriteSet& other);
   WriteSet& operator=(const WriteSet& other);
-  WriteSet(WriteSet&&) noexcept = default;
-  WriteSet& operator=(WriteSet&&) noexcept = default;
+  // A moved-from WriteSet is empty and usable.
+  WriteSet(WriteSet&& other) noexcept;
+  WriteSet& operator=(WriteSet&& other) noexcept;
 
   void put(Column c, ByteView key, ByteView value);
   void erase(Column c, ByteView key);
@@ -115,12 +118,14 @@ class WriteSet {
   struct KeyLess {
     bool operator()(const KeyRef& a, const KeyRef& b) const;
   };
-  struct KeyHash {
-    size_t operator()(const KeyRef& k) const;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t op_plus_one = 0;  // 0: empty
   };
-  struct KeyEq {
-    bool operator()(const KeyRef& a, const KeyRef& b) const;
-  };
+  static uint64_t key_hash(Column c, ByteView key);
+  // The slot holding (c, key), or the empty slot where it would go.
+  size_t probe(Column c, ByteView key, uint64_t hash) const;
+  void grow() const;
   using Ordered = std::map<KeyRef, size_t, KeyLess>;
   // (column, key) -> latest op, in key order; rebuilt after writes.
   const Ordered& ordered() const;
@@ -129,8 +134,9 @@ class WriteSet {
 
   std::vector<Op> ops_;
   size_t bytes_ = 0;
-  mutable std::unordered_map<KeyRef, size_t, KeyHash, KeyEq> latest_;  // -> index into ops_
-  mutable size_t indexed_ = 0;  // ops_[0..indexed_) are in latest_
+  mutable std::vector<Slot> slots_;  // empty or a power of two in size
+  mutable size_t used_ = 0;          // occupied slots: distinct keys indexed
+  mutable size_t indexed_ = 0;       // ops_[0..indexed_) are in slots_
   mutable Ordered ordered_;
   mutable bool ordered_stale_ = false;
 };
