@@ -951,6 +951,15 @@ std::string Node::metrics_text() {
   gauge("provd_gossip_txs_out_total", "Admitted client transactions gossiped to peers.", gossip_txs_out_, "counter");
   gauge("provd_gossip_txs_in_total", "Transactions received from peers' gossip (before admission).", gossip_txs_in_,
         "counter");
+  ledger::SigCacheStats sigs = ledger::sig_cache_stats();
+  gauge("provd_tx_signatures_verified_total", "Transaction signatures verified (memo misses).", sigs.misses, "counter");
+  gauge("provd_tx_signature_memo_hits_total", "Transaction signature checks answered by the memo.", sigs.hits,
+        "counter");
+  out << "# HELP provd_tx_signature_verify_cpu_seconds Thread CPU time of sampled transaction signature "
+         "verifications (one in "
+      << ledger::kVerifyTimingEvery << ").\n# TYPE provd_tx_signature_verify_cpu_seconds summary\n"
+      << "provd_tx_signature_verify_cpu_seconds_sum " << static_cast<double>(sigs.timed_verify_cpu_ns) / 1e9 << "\n"
+      << "provd_tx_signature_verify_cpu_seconds_count " << sigs.timed_verifications << "\n";
   gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
         checkpoints_->equivocations(), "counter");
   if (replica_) {

@@ -387,11 +387,13 @@ def main():
         st0, m0 = nodes[0].status(), nodes[0].metrics()
         size0, t_size0 = st0["log_size"], time.time()
         ticks0 = [cpu_ticks(p) for p in pids]
+        ms0 = [n.metrics() for n in nodes]
         harness.wait_for("the load window to end", lambda: time.time() >= stop_at, args.duration + 10,
                          interval_s=0.05)
         st1, m1 = nodes[0].status(), nodes[0].metrics()
         size1, t_size1 = st1["log_size"], time.time()
         ticks1 = [cpu_ticks(p) for p in pids]
+        ms1 = [n.metrics() for n in nodes]
         counts_max = join()
         gen1 = os.times()
         window = t_size1 - t_size0
@@ -405,6 +407,12 @@ def main():
             "mempool_txs_at_end": st1["mempool_txs"],
         }
         cpu = [round((b - a) / CLK_TCK / window * 100, 1) for a, b in zip(ticks0, ticks1)]
+        # What one verification cost inside the nodes during the window
+        # (sampled thread CPU time), and the ceiling that cost implies.
+        key = "provd_tx_signature_verify_cpu_seconds"
+        v_s = sum(b.get(key + "_sum", 0) - a.get(key + "_sum", 0) for a, b in zip(ms0, ms1))
+        v_n = sum(b.get(key + "_count", 0) - a.get(key + "_count", 0) for a, b in zip(ms0, ms1))
+        verify_us_in_nodes = v_s / v_n * 1e6 if v_n else None
         # The generator's processes are children: their CPU is in children_* once they have exited.
         gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
         log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
@@ -450,6 +458,13 @@ def main():
             "ceiling_before_tx_per_s": round(ceiling_before, 1),
             "ceiling_after_tx_per_s": round(ceiling_after, 1),
             "ratio_to_ceiling": round(committed_per_s / ceiling, 3),
+            # Cross-check against drift: the same ceiling from the cost of a
+            # verification measured inside the nodes during maximum load.
+            "verify_us_in_nodes": round(verify_us_in_nodes, 2) if verify_us_in_nodes else None,
+            "ceiling_in_nodes_tx_per_s": round(cores / (verify_us_in_nodes / 1e6) / args.validators, 1)
+            if verify_us_in_nodes else None,
+            "ratio_to_ceiling_in_nodes": round(committed_per_s * verify_us_in_nodes / 1e6 * args.validators / cores, 3)
+            if verify_us_in_nodes else None,
             "half_load_offered_tx_per_s": round(half_rate, 1),
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "cores": cores,
