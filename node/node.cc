@@ -352,12 +352,23 @@ void Node::on_consensus(size_t from, cv1::ConsensusMessage msg) {
   consensus_queue_.push_back(pending);
   if (pending->msg.has_proposal()) {
     ledger::v1::Block block;
-    if (block.ParseFromString(pending->msg.proposal().block()) && block.txs_size() > 0) {
+    auto txs = std::make_shared<std::vector<std::string>>();
+    if (block.ParseFromString(pending->msg.proposal().block())) {
       uint64_t now = now_ms();
-      // Transactions in a proposal are in flight: the next leaders pull newer ones.
-      for (const std::string& tx : block.txs()) mempool_->mark_in_flight(crypto::sha256(as_bytes(tx)), now);
+      // Transactions in a proposal are in flight: the next leaders pull newer
+      // ones. Those in the mempool passed admission here, so their
+      // signatures are in the memo already; only the others are checked.
+      for (std::string& tx : *block.mutable_txs()) {
+        Hash256 hash = crypto::sha256(as_bytes(tx));
+        if (mempool_->contains(hash)) {
+          mempool_->mark_in_flight(hash, now);
+        } else {
+          txs->push_back(std::move(tx));
+        }
+      }
+    }
+    if (!txs->empty()) {
       pending->ready = false;
-      auto txs = std::make_shared<std::vector<std::string>>(block.txs().begin(), block.txs().end());
       size_t chunks = std::max<size_t>(1, std::min(config_.worker_threads, txs->size()));
       auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
       for (size_t c = 0; c < chunks; ++c) {
@@ -538,6 +549,7 @@ Status Node::apply_commit(consensus::Commit& c) {
 
 void Node::on_commit_durable(const CommitJob& job, const Status& written) {
   if (!written.is_ok()) return fatal(written);
+  ++durable_seq_;
   for (size_t i = 0; i < job.tx_hashes.size(); ++i) {
     const Hash256& hash = job.tx_hashes[i];
     committing_.erase(hash);
@@ -666,17 +678,18 @@ void Node::admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<co
   }
   if (chunks.empty()) return;
   if (!snap) snap = snapshot();
+  const uint64_t seq = durable_seq_;  // the snapshot holds every block made durable before now
   for (Chunk& chunk : chunks) {
     // One job (and one post back) per chunk, not per transaction: a post
     // is an allocation and often a futex wake-up on either side.
-    asio::post(*workers_, [this, snap, from_client, chunk = std::move(chunk)]() mutable {
+    asio::post(*workers_, [this, snap, seq, from_client, chunk = std::move(chunk)]() mutable {
       lower_admission_priority();
       for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx);
-      asio::post(io_, [this, from_client, chunk = std::move(chunk)]() mutable {
+      asio::post(io_, [this, seq, from_client, chunk = std::move(chunk)]() mutable {
         for (Checked& c : chunk) {
           --admitting_;
           admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),
-                   c.offer.options);
+                   c.offer.options, seq);
         }
       });
     });
@@ -684,7 +697,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<co
 }
 
 void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
-                    std::function<void(SubmitResult)> done, SubmitOptions options) {
+                    std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq) {
   SubmitResult r;
   r.tx_hash = hash;
   if (!verdict) {
@@ -700,7 +713,7 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
   // transaction may have been committed since (it arrived by gossip while
   // its block was applied). Committed transactions never enter the pool.
   bool committed = committing_.count(hash) > 0;
-  if (!committed) {
+  if (!committed && durable_seq_ != snapshot_seq) {
     auto stored = store_->get(ledger::Column::kEntryByHash, hash.view());
     committed = stored && *stored;
   }
@@ -835,6 +848,7 @@ void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp)
     applied->writes.put(ledger::Column::kCommitProofs, ledger::u64_key(header->height()), as_bytes(sb.commit_proof()));
     Status st = store_->apply(applied->writes, /*sync=*/true);
     if (!st.is_ok()) return fatal(st);
+    ++durable_seq_;
     {
       std::lock_guard lock(mu_);
       ++synced_blocks_;

@@ -95,7 +95,7 @@ class Node final : public NodeService {
   // pending, or over the mempool or kMaxAdmitting bound.
   void admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<const ledger::KvReader> snap = nullptr);
   void admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
-                std::function<void(SubmitResult)> done, SubmitOptions options);
+                std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq);
   // Queues an admitted client transaction for the next gossip batch.
   void queue_gossip(std::string tx);
   // Broadcasts the queued gossip batch (if any) as one Transactions message.
@@ -185,6 +185,10 @@ class Node final : public NodeService {
   // Transactions of committed blocks the writer has not made durable yet:
   // admission treats them as committed (duplicates), as the store soon will.
   std::unordered_set<Hash256, crypto::FixedBytesHash> committing_;
+  // Blocks made durable so far (on_commit_durable, block sync). A verdict
+  // checked against a snapshot taken when this was the same needs no store
+  // read to rule out a commit since: committing_ covers the ones in flight.
+  uint64_t durable_seq_ = 0;
 
   // Admitted client transactions not yet gossiped: sent together as one
   // Transactions message when a size bound is reached or gossip_timer_ fires
