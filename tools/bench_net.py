@@ -19,12 +19,16 @@
    default 100), or with --batch 1 one raw POST /v1/transactions each.
    committed_tx_per_s is the growth of /v1/status log_size over the last
    3/4 of that window (the first quarter warms up).
-5. Half load: the same connections pace submissions at half the measured
+5. Half load, once the mempools are empty and the nodes quiet again (the
+   flushes and compactions the maximum load left behind have finished):
+   the same connections pace submissions at half the measured
    committed rate for S/2 seconds (with --batch > 1 each connection sends
    the transactions due, at most B, at most every PACE_TICK_S) while
    sampler threads submit single transactions with wait=true; latency is
    submit -> answer, i.e. committed *and* covered by a cosigned checkpoint
-   (the receipt is ready), an upper bound of the commit latency.
+   (the receipt is ready), an upper bound of the commit latency. As at
+   maximum load the first quarter of the window warms up: latency figures
+   are of submissions sent after it (latency_ms_p99_incl_warmup: of all).
 6. cpu_percent_per_node from /proc/<pid>/stat (utime + stime) over the
    maximum-load window; 100 = one core. The load generator's own CPU is
    reported too: it shares the machine's cores with the nodes.
@@ -38,6 +42,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -69,6 +74,15 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+
+
+class Conn(http.client.HTTPConnection):
+    """Keep-alive HTTP connection with TCP_NODELAY: http.client sends a large body apart from its
+    headers, and Nagle would hold the body's last segment until the server's delayed ACK."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def submit(conn, tx, wait=False):
@@ -120,7 +134,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
         """Batch mode: each request carries the transactions due (paced) or `batch` of them (maximum
         load); those answered busy or unavailable are offered again in the next request."""
         port = ports[(idx * threads + t) % len(ports)]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = Conn("127.0.0.1", port, timeout=30)
         local = {k: 0 for k in counts}
         per_thread = rate_per_s / threads if rate_per_s else 0
         k = 0  # transactions handed out so far (paced mode)
@@ -152,7 +166,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
                 local["errors"] += 1
                 retry = todo + retry
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn = Conn("127.0.0.1", port, timeout=30)
                 continue
             local["requests"] += 1
             local["sent"] += len(todo)
@@ -180,7 +194,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
 
     def run(t):
         port = ports[(idx * threads + t) % len(ports)]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = Conn("127.0.0.1", port, timeout=30)
         local = {k: 0 for k in counts}
         per_thread = rate_per_s / threads if rate_per_s else 0
         k = 0
@@ -204,7 +218,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
             except (OSError, http.client.HTTPException):
                 local["errors"] += 1
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn = Conn("127.0.0.1", port, timeout=30)
                 continue
             local["sent"] += 1
             local["requests"] += 1
@@ -254,30 +268,30 @@ def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0, batc
 
 
 def sample_latency(ports, txs, samplers, stop_at):
-    """Sampler threads submitting with wait=true one at a time; returns latencies in ms."""
+    """Sampler threads submitting with wait=true one at a time; returns (submit time, latency ms) pairs."""
     lat = []
     lock = threading.Lock()
     cursor = [0]
 
     def run(t):
-        conn = http.client.HTTPConnection("127.0.0.1", ports[t % len(ports)], timeout=40)
+        conn = Conn("127.0.0.1", ports[t % len(ports)], timeout=40)
         while time.time() < stop_at:
             with lock:
                 if cursor[0] >= len(txs):
                     return
                 tx = txs[cursor[0]]
                 cursor[0] += 1
-            t0 = time.perf_counter()
+            t0, sent_at = time.perf_counter(), time.time()
             try:
                 st = submit(conn, tx, wait=True)
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", ports[t % len(ports)], timeout=40)
+                conn = Conn("127.0.0.1", ports[t % len(ports)], timeout=40)
                 continue
             ms = (time.perf_counter() - t0) * 1000
             if st == 200:
                 with lock:
-                    lat.append(ms)
+                    lat.append((sent_at, ms))
         conn.close()
 
     ths = [threading.Thread(target=run, args=(t,)) for t in range(samplers)]
@@ -296,6 +310,19 @@ def percentile(xs, p):
 
 def log_size(node):
     return node.status()["log_size"]
+
+
+def wait_quiet(pids, cpu_percent_max=20.0, timeout_s=30.0):
+    """Until the nodes together use under cpu_percent_max of one core over half a second (bounded):
+    flushes and compactions the maximum load left behind have finished. Returns the seconds it took."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        a, ta = sum(cpu_ticks(p) for p in pids), time.monotonic()
+        time.sleep(0.5)
+        b, tb = sum(cpu_ticks(p) for p in pids), time.monotonic()
+        if (b - a) / CLK_TCK / (tb - ta) * 100 < cpu_percent_max:
+            break
+    return round(time.monotonic() - t0, 1)
 
 
 def wait_drained(nodes, timeout_s=60):
@@ -417,7 +444,8 @@ def main():
         gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
         log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
         drain_s = wait_drained(nodes)
-        log(f"backlog drained in {drain_s} s")
+        quiet_s = wait_quiet(pids)
+        log(f"backlog drained in {drain_s} s, nodes quiet {quiet_s} s later")
 
         # ---- half load with latency samples
         half_rate = max(1.0, committed_per_s / 2)
@@ -429,9 +457,15 @@ def main():
         join = run_load(ports, half_txs, args.procs, threads, start_at, stop_at, rate_per_s=half_rate,
                         batch=args.batch)
         harness.wait_for("the half-load phase to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
-        ths, lat = sample_latency(ports, sample_txs, args.samplers, stop_at)
+        ths, timed = sample_latency(ports, sample_txs, args.samplers, stop_at)
         for th in ths:
             th.join(timeout=60)
+        # As at maximum load, the first quarter of the window warms up (the
+        # generator's processes start, connections open): latency figures
+        # are of submissions sent after it; the p99 of all is reported too.
+        steady_from = start_at + half_s / 4
+        lat = [ms for sent, ms in timed if sent >= steady_from]
+        lat_all = [ms for _, ms in timed]
         counts_half = join()
         wait_drained(nodes, timeout_s=20)
         size_h1 = log_size(nodes[0])
@@ -451,6 +485,8 @@ def main():
             "latency_ms_p99": round(percentile(lat, 99), 1) if lat else None,
             "latency_ms_max": round(max(lat), 1) if lat else None,
             "latency_samples": len(lat),
+            "latency_ms_p99_incl_warmup": round(percentile(lat_all, 99), 1) if lat_all else None,
+            "quiet_before_half_load_s": quiet_s,
             "cpu_percent_per_node": cpu,
             "max_load_shape_node1": shape,
             "load_generator_cpu_percent": gen_cpu,

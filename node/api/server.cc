@@ -145,6 +145,10 @@ void ApiServer::Impl::accept() {
 void ApiServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted) return;
   if (!ec) {
+    // Answers go out at once: a response written in parts must not wait
+    // for the client's delayed ACK (Nagle).
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     const size_t open = handler->connections_open.fetch_add(1);
     auto session = std::make_shared<Session>(std::move(socket), shared_from_this());
     {
