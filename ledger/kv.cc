@@ -86,8 +86,8 @@ const char* column_name(Column c) {
 
 // ------------------------------------------------------------------ WriteSet
 
-static_assert(std::is_nothrow_move_constructible_v<WriteSet::Op>,
-              "the index holds views into op keys: growing ops_ must move them, never copy");
+static_assert(std::is_trivially_copyable_v<WriteSet::Op>,
+              "ops are views into the WriteSet's chunks: growing ops_ copies no bytes");
 
 bool WriteSet::KeyLess::operator()(const KeyRef& a, const KeyRef& b) const {
   if (a.column != b.column) return a.column < b.column;
@@ -123,12 +123,44 @@ void WriteSet::grow() const {
   }
 }
 
-WriteSet::WriteSet(const WriteSet& other) : ops_(other.ops_), bytes_(other.bytes_), ordered_stale_(true) {}
+// Chunks start small (a transaction's own few hundred bytes) and double up
+// to kChunkMaxBytes; a larger key or value gets a chunk of its own size.
+constexpr size_t kChunkMinBytes = 1u << 10;
+constexpr size_t kChunkMaxBytes = 64u << 10;
+
+ByteView WriteSet::keep(ByteView b) {
+  if (b.empty()) return {};
+  if (b.size() > chunk_left_) {
+    chunk_bytes_ = std::clamp(2 * chunk_bytes_, kChunkMinBytes, kChunkMaxBytes);
+    size_t size = std::max(chunk_bytes_, b.size());
+    chunks_.push_back(std::make_unique<uint8_t[]>(size));
+    chunk_at_ = chunks_.back().get();
+    chunk_left_ = size;
+  }
+  std::memcpy(chunk_at_, b.data(), b.size());
+  ByteView out{chunk_at_, b.size()};
+  chunk_at_ += b.size();
+  chunk_left_ -= b.size();
+  return out;
+}
+
+WriteSet::WriteSet(const WriteSet& other) : bytes_(other.bytes_), ordered_stale_(true) {
+  ops_.reserve(other.ops_.size());
+  for (const Op& op : other.ops_) {
+    ops_.push_back(Op{op.column, keep(op.key), op.value ? std::optional<ByteView>(keep(*op.value)) : std::nullopt});
+  }
+}
 
 WriteSet::WriteSet(WriteSet&& other) noexcept { *this = std::move(other); }
 
 WriteSet& WriteSet::operator=(WriteSet&& other) noexcept {
   if (this == &other) return *this;
+  // The chunks move with their ops: every view stays valid.
+  chunks_ = std::move(other.chunks_);
+  chunk_at_ = std::exchange(other.chunk_at_, nullptr);
+  chunk_left_ = std::exchange(other.chunk_left_, 0);
+  chunk_bytes_ = std::exchange(other.chunk_bytes_, 0);
+  other.chunks_.clear();
   ops_ = std::move(other.ops_);
   bytes_ = std::exchange(other.bytes_, 0);
   slots_ = std::move(other.slots_);
@@ -178,14 +210,14 @@ WriteSet& WriteSet::operator=(const WriteSet& other) {
 
 void WriteSet::put(Column c, ByteView key, ByteView value) {
   assert(c < Column::kCount);
-  ops_.push_back(Op{c, Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())});
+  ops_.push_back(Op{c, keep(key), keep(value)});
   bytes_ += key.size() + value.size();
   ordered_stale_ = true;
 }
 
 void WriteSet::erase(Column c, ByteView key) {
   assert(c < Column::kCount);
-  ops_.push_back(Op{c, Bytes(key.begin(), key.end()), std::nullopt});
+  ops_.push_back(Op{c, keep(key), std::nullopt});
   bytes_ += key.size();
   ordered_stale_ = true;
 }
@@ -234,7 +266,12 @@ void WriteSet::merge(WriteSet&& other) {
     other = WriteSet();
     return;
   }
-  for (Op& op : other.ops_) ops_.push_back(std::move(op));
+  // Taking over `other`'s chunks keeps its ops' views valid here.
+  for (auto& chunk : other.chunks_) chunks_.push_back(std::move(chunk));
+  other.chunks_.clear();
+  // Appended one by one: the vector's geometric growth keeps a block's
+  // many small merges linear (an exact reserve() here would not).
+  for (Op& op : other.ops_) ops_.push_back(op);
   ordered_stale_ = true;
   bytes_ += other.bytes_;
   other = WriteSet();
@@ -243,7 +280,10 @@ void WriteSet::merge(WriteSet&& other) {
 // ------------------------------------------------------------------ Overlay
 
 Result<std::optional<Bytes>> Overlay::get(Column c, ByteView key) const {
-  if (const WriteSet::Op* op = writes_.find(c, key)) return op->value;
+  if (const WriteSet::Op* op = writes_.find(c, key)) {
+    if (!op->value) return std::optional<Bytes>();
+    return std::optional<Bytes>(Bytes(op->value->begin(), op->value->end()));
+  }
   return base_.get(c, key);
 }
 
@@ -392,10 +432,11 @@ Status MemoryKv::scan_reverse(Column c, ByteView prefix, ByteView start, size_t 
 void MemoryKv::apply(const WriteSet& writes) {
   for (const WriteSet::Op& op : writes.ops()) {
     auto& m = cols_[static_cast<size_t>(op.column)];
+    Bytes key(op.key.begin(), op.key.end());
     if (op.value) {
-      m[op.key] = *op.value;
+      m[std::move(key)] = Bytes(op.value->begin(), op.value->end());
     } else {
-      m.erase(op.key);
+      m.erase(key);
     }
   }
 }

@@ -80,10 +80,12 @@ class KvReader {
 // Lookups mutate these caches: a WriteSet is not safe for concurrent reads.
 class WriteSet {
  public:
+  // Keys and values live in the WriteSet's own storage (chunks it owns,
+  // never moved while it lives): one allocation per chunk, not two per op.
   struct Op {
     Column column;
-    Bytes key;
-    std::optional<Bytes> value;  // nullopt = delete
+    ByteView key;
+    std::optional<ByteView> value;  // nullopt = delete
   };
   WriteSet() = default;
   WriteSet(const WriteSet& other);
@@ -131,7 +133,13 @@ class WriteSet {
   const Ordered& ordered() const;
 
   void catch_up() const;  // indexes ops_[indexed_..]
+  // A copy of `b` in this WriteSet's storage.
+  ByteView keep(ByteView b);
 
+  std::vector<std::unique_ptr<uint8_t[]>> chunks_;
+  uint8_t* chunk_at_ = nullptr;  // free space in chunks_.back()
+  size_t chunk_left_ = 0;
+  size_t chunk_bytes_ = 0;       // size of the last chunk made
   std::vector<Op> ops_;
   size_t bytes_ = 0;
   mutable std::vector<Slot> slots_;  // empty or a power of two in size

@@ -143,6 +143,11 @@ rocksdb::ColumnFamilyOptions column_options(const StoreOptions& o, const MemoryB
   // however large the ledger grows.
   cf.level_compaction_dynamic_level_bytes = true;
   cf.compression = pick_compression();
+  // Flushes write L0 files uncompressed: they are merged down within
+  // seconds, so compressing them spent CPU on the hot path for nothing.
+  // Every later level (counted from the base level) keeps the choice above.
+  cf.compression_per_level.assign(static_cast<size_t>(cf.num_levels), cf.compression);
+  cf.compression_per_level[0] = rocksdb::kNoCompression;
   // A bloom filter over whole keys in the memtable: execution looks up keys
   // that mostly do not exist yet (duplicate checks, new datasets), and a miss
   // then costs a few hash probes instead of a skip-list search.

@@ -100,7 +100,8 @@ TEST_CASE("applying the same block to the same state gives byte-identical writes
     if (x.ops().size() != y.ops().size()) return false;
     for (size_t i = 0; i < x.ops().size(); ++i) {
       const auto &p = x.ops()[i], &q = y.ops()[i];
-      if (p.column != q.column || p.key != q.key || p.value != q.value) return false;
+      auto bytes = [](std::optional<ByteView> v) { return v ? std::optional<std::string>(to_string(*v)) : std::nullopt; };
+      if (p.column != q.column || to_string(p.key) != to_string(q.key) || bytes(p.value) != bytes(q.value)) return false;
     }
     return true;
   };
