@@ -72,8 +72,8 @@ class KvReader {
 // key: an open-addressing table of op positions and key hashes (linear
 // probing, power-of-two capacity, at most half full; keyed SipHash, so keys
 // a client chose can not be aimed at one bucket), and an ordered index of
-// views into the ops' own key buffers, which stay put when `ops_` grows
-// (moving a std::vector keeps its buffer). Both are caught up lazily: a put
+// views of the keys, which stay put in the WriteSet's chunks however `ops_`
+// grows or the WriteSet moves. Both are caught up lazily: a put
 // only appends, the hash index absorbs new ops on the next lookup, the
 // ordered index (only scans need it) on the next scan.
 // So a copy that is only applied to a store never builds an index at all.
@@ -115,7 +115,7 @@ class WriteSet {
   friend class Overlay;  // merges the index into its ordered scans
   struct KeyRef {
     Column column;
-    ByteView key;  // into ops_[i].key's buffer, or a caller's key for lookups
+    ByteView key;  // into the WriteSet's chunks, or a caller's key for lookups
   };
   struct KeyLess {
     bool operator()(const KeyRef& a, const KeyRef& b) const;
