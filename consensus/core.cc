@@ -537,7 +537,6 @@ void Replica::commit_node(Node& node, v1::CommitProof proof) {
   // writes move, once, into what the caller applies and the layer that
   // stands in for them until it has.
   c.block_writes = std::make_shared<const ledger::WriteSet>(std::move(node.writes));
-  node.writes = ledger::WriteSet();
   c.tx_count = node.tx_count;
   c.writes.put(ledger::Column::kCommitProofs, ledger::u64_key(node.height), as_bytes(proof.SerializeAsString()));
   c.proof = std::move(proof);

@@ -268,7 +268,6 @@ void WriteSet::merge(WriteSet&& other) {
   }
   // Taking over `other`'s chunks keeps its ops' views valid here.
   for (auto& chunk : other.chunks_) chunks_.push_back(std::move(chunk));
-  other.chunks_.clear();
   // Appended one by one: the vector's geometric growth keeps a block's
   // many small merges linear (an exact reserve() here would not).
   for (Op& op : other.ops_) ops_.push_back(op);

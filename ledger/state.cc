@@ -150,36 +150,27 @@ TxResult<std::monostate> execute_access(const KvReader& state, const v1::AccessE
 TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const EntryPlace& at, WriteSet* w) {
   auto valid = validate_transaction(state, tx);
   if (!valid) return valid.rejected();
-  if (!w) {
-    TxResult<std::monostate> checked = std::monostate{};
-    if (tx.body.has_anchor()) {
-      checked = execute_anchor(state, tx.body.anchor(), at.index, nullptr, nullptr);
-    } else if (tx.body.has_access()) {
-      checked = execute_access(state, tx.body.access(), at.index, nullptr, nullptr);
-    } else {
-      WriteSet scratch;
-      Status st = apply_governance_action(state, tx.action, tx.action_hash, scratch);
-      if (!st.is_ok()) checked = state_failure(st);
-    }
-    if (!checked) return checked.rejected();
-    return Hash256{};
-  }
   v1::Entry entry;
-  entry.set_version(1);
-  entry.set_index(at.index);
-  entry.set_height(at.height);
-  entry.set_block_time_ms(at.time_ms);
-  entry.set_tx(to_string(tx.bytes));
+  if (w) {
+    entry.set_version(1);
+    entry.set_index(at.index);
+    entry.set_height(at.height);
+    entry.set_block_time_ms(at.time_ms);
+    entry.set_tx(to_string(tx.bytes));
+  }
+  v1::Entry* built = w ? &entry : nullptr;
   TxResult<std::monostate> done = std::monostate{};
   if (tx.body.has_anchor()) {
-    done = execute_anchor(state, tx.body.anchor(), at.index, &entry, w);
+    done = execute_anchor(state, tx.body.anchor(), at.index, built, w);
   } else if (tx.body.has_access()) {
-    done = execute_access(state, tx.body.access(), at.index, &entry, w);
+    done = execute_access(state, tx.body.access(), at.index, built, w);
   } else {
-    Status s = apply_governance_action(state, tx.action, tx.action_hash, *w);
+    WriteSet scratch;  // governance writes go nowhere when only deciding
+    Status s = apply_governance_action(state, tx.action, tx.action_hash, w ? *w : scratch);
     if (!s.is_ok()) done = state_failure(s);
   }
   if (!done) return done.rejected();
+  if (!w) return Hash256{};
   Bytes index_key = u64_key(at.index);
   Bytes entry_bytes = serialize(entry);
   w->put(Column::kEntries, index_key, entry_bytes);

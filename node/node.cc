@@ -540,7 +540,9 @@ Status Node::apply_commit(consensus::Commit& c) {
                              });
     const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
     if (st.is_ok()) st = store_->apply(parts, /*sync=*/true);
-    job->writes = ledger::WriteSet();  // freed here, off the strand (unless the core still layers it)
+    // Freed here, off the strand; the block's writes only if the core no
+    // longer layers them.
+    job->writes = ledger::WriteSet();
     job->block_writes.reset();
     asio::post(io_, [this, job, st] { on_commit_durable(*job, st); });
   });
@@ -638,7 +640,7 @@ void Node::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<S
   });
 }
 
-void Node::admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<const ledger::KvReader> snap) {
+void Node::admit(std::vector<Offer> offers, bool from_client) {
   struct Checked {
     Hash256 hash;
     Offer offer;
@@ -677,7 +679,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<co
     chunks.back().push_back(Checked{hash, std::move(offer)});
   }
   if (chunks.empty()) return;
-  if (!snap) snap = snapshot();
+  std::shared_ptr<const ledger::KvReader> snap = snapshot();
   const uint64_t seq = durable_seq_;  // the snapshot holds every block made durable before now
   for (Chunk& chunk : chunks) {
     // One job (and one post back) per chunk, not per transaction: a post

@@ -89,11 +89,11 @@ class Node final : public NodeService {
     std::function<void(SubmitResult)> done;  // null for gossip
     SubmitOptions options;
   };
-  // Checks the offers on the worker pool against `snap` (null: a fresh
-  // snapshot), kAdmitChunkTxs to a job, and calls admitted() with each
-  // verdict in order; answers an offer at once when shutting down, already
-  // pending, or over the mempool or kMaxAdmitting bound.
-  void admit(std::vector<Offer> offers, bool from_client, std::shared_ptr<const ledger::KvReader> snap = nullptr);
+  // Checks the offers on the worker pool against one fresh snapshot,
+  // kAdmitChunkTxs to a job, and calls admitted() with each verdict in
+  // order; answers an offer at once when shutting down, already pending, or
+  // over the mempool or kMaxAdmitting bound.
+  void admit(std::vector<Offer> offers, bool from_client);
   void admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
                 std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq);
   // Queues an admitted client transaction for the next gossip batch.

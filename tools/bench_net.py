@@ -440,6 +440,7 @@ def main():
         v_s = sum(b.get(key + "_sum", 0) - a.get(key + "_sum", 0) for a, b in zip(ms0, ms1))
         v_n = sum(b.get(key + "_count", 0) - a.get(key + "_count", 0) for a, b in zip(ms0, ms1))
         verify_us_in_nodes = v_s / v_n * 1e6 if v_n else None
+        ceiling_in_nodes = cores / (verify_us_in_nodes / 1e6) / args.validators if verify_us_in_nodes else None
         # The generator's processes are children: their CPU is in children_* once they have exited.
         gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
         log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
@@ -497,10 +498,8 @@ def main():
             # Cross-check against drift: the same ceiling from the cost of a
             # verification measured inside the nodes during maximum load.
             "verify_us_in_nodes": round(verify_us_in_nodes, 2) if verify_us_in_nodes else None,
-            "ceiling_in_nodes_tx_per_s": round(cores / (verify_us_in_nodes / 1e6) / args.validators, 1)
-            if verify_us_in_nodes else None,
-            "ratio_to_ceiling_in_nodes": round(committed_per_s * verify_us_in_nodes / 1e6 * args.validators / cores, 3)
-            if verify_us_in_nodes else None,
+            "ceiling_in_nodes_tx_per_s": round(ceiling_in_nodes, 1) if ceiling_in_nodes else None,
+            "ratio_to_ceiling_in_nodes": round(committed_per_s / ceiling_in_nodes, 3) if ceiling_in_nodes else None,
             "half_load_offered_tx_per_s": round(half_rate, 1),
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "cores": cores,

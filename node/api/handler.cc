@@ -64,6 +64,13 @@ std::string utf8_or_replaced(std::string_view s) {
   return out;
 }
 
+// The proto3 JSON mapping of `body` into `m`; unknown fields are refused.
+bool parse_json(const std::string& body, google::protobuf::Message* m) {
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  return google::protobuf::util::JsonStringToMessage(body, m, opts).ok();
+}
+
 std::string to_json(const google::protobuf::Message& m) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
@@ -646,9 +653,7 @@ void ApiHandler::submit(Ctx& ctx, const Done& done) {
     if (auto w = ctx.param("wait")) wait = *w == "true" || *w == "1";
   } else if (starts_with(type, "application/json")) {
     pb::SubmitRequest sr;
-    google::protobuf::util::JsonParseOptions opts;
-    opts.ignore_unknown_fields = false;
-    if (!google::protobuf::util::JsonStringToMessage(ctx.req.body(), &sr, opts).ok())
+    if (!parse_json(ctx.req.body(), &sr))
       return done(ctx.error(http::status::bad_request, "bad_json",
                             "expected {\"tx\": <base64 SignedTransaction>, \"wait\": bool, \"timeout_ms\": n}"));
     tx = to_bytes(sr.tx());
@@ -718,9 +723,7 @@ void ApiHandler::submit_batch(Ctx& ctx, const Done& done) {
     decoded = std::move(*fast);
   } else {
     pb::SubmitBatchRequest br;
-    google::protobuf::util::JsonParseOptions opts;
-    opts.ignore_unknown_fields = false;
-    if (!google::protobuf::util::JsonStringToMessage(ctx.req.body(), &br, opts).ok())
+    if (!parse_json(ctx.req.body(), &br))
       return done(ctx.error(http::status::bad_request, "bad_json",
                             "expected {\"txs\": [<base64 SignedTransaction>, ...]}"));
     decoded.reserve(static_cast<size_t>(br.txs_size()));
