@@ -3,8 +3,11 @@
 #include <time.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "crypto/ed25519.h"
@@ -25,8 +28,19 @@ struct Memo {
   std::mutex mu;
   std::unordered_set<Hash256, crypto::FixedBytesHash> known;  // O(1): a tree of 2^18 keys cost ~18 cache misses
   std::deque<Hash256> order;  // oldest first, for eviction
+  // Keys being verified right now, with the verdict once known. A second
+  // caller for one of them waits for that verdict instead of verifying the
+  // same signature again: a transaction arriving by gossip and in a proposal
+  // at once is checked by two threads at the same moment, and both missed.
+  struct InFlight {
+    bool done = false;
+    bool valid = false;
+  };
+  std::unordered_map<Hash256, std::shared_ptr<InFlight>, crypto::FixedBytesHash> in_flight;
+  std::condition_variable settled;  // notified when an in-flight verdict is known
   size_t hits = 0;
   size_t misses = 0;
+  size_t waits = 0;
 };
 
 Memo* shards() {
@@ -83,24 +97,41 @@ bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_
                                 const Signature& signature) {
   Hash256 key = memo_key(signer, chain_id, body, signature);
   Memo& m = memo(key);
+  std::shared_ptr<Memo::InFlight> mine;
   {
-    std::lock_guard lock(m.mu);
+    std::unique_lock lock(m.mu);
     if (m.known.count(key)) {
       ++m.hits;
       return true;
     }
+    if (auto it = m.in_flight.find(key); it != m.in_flight.end()) {
+      // Another thread is verifying this very signature: its verdict is
+      // this one's (a pure function of the key's inputs).
+      std::shared_ptr<Memo::InFlight> theirs = it->second;
+      ++m.waits;
+      m.settled.wait(lock, [&] { return theirs->done; });
+      return theirs->valid;
+    }
     ++m.misses;
+    mine = std::make_shared<Memo::InFlight>();
+    m.in_flight.emplace(key, mine);
   }
-  if (!timed_verify(signer, chain_id, body, signature)) return false;
-  std::lock_guard lock(m.mu);
-  if (m.known.insert(key).second) {
-    m.order.push_back(key);
-    if (m.order.size() > kShardMaxEntries) {
-      m.known.erase(m.order.front());
-      m.order.pop_front();
+  bool valid = timed_verify(signer, chain_id, body, signature);
+  {
+    std::lock_guard lock(m.mu);
+    mine->done = true;
+    mine->valid = valid;
+    m.in_flight.erase(key);
+    if (valid && m.known.insert(key).second) {
+      m.order.push_back(key);
+      if (m.order.size() > kShardMaxEntries) {
+        m.known.erase(m.order.front());
+        m.order.pop_front();
+      }
     }
   }
-  return true;
+  m.settled.notify_all();
+  return valid;
 }
 
 void prime_tx_signature(ByteView tx_bytes) {
@@ -116,6 +147,7 @@ SigCacheStats sig_cache_stats() {
     std::lock_guard lock(m.mu);
     out.hits += m.hits;
     out.misses += m.misses;
+    out.waits += m.waits;
     out.entries += m.known.size();
   }
   out.timed_verifications = timed_verifications.load(std::memory_order_relaxed);

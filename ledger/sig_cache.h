@@ -7,7 +7,8 @@
 // consensus strand then finds it here instead of paying for the curve
 // arithmetic a second time ("each transaction verified once per node").
 // Bounded (oldest entries are forgotten first, per shard of 16); only valid
-// results are kept.
+// results are kept. Two threads asking about the same signature at once
+// verify it once: the second waits for the first one's verdict.
 // Thread-safe.
 #pragma once
 
@@ -32,7 +33,8 @@ void prime_tx_signature(ByteView tx_bytes);
 // Counters for tests and metrics.
 struct SigCacheStats {
   size_t hits = 0;
-  size_t misses = 0;
+  size_t misses = 0;   // verified here
+  size_t waits = 0;    // answered by another thread's verification of the same signature
   size_t entries = 0;
   // Every kVerifyTimingEvery-th verification (a miss) is timed in thread
   // CPU time: what one Ed25519 verification costs inside this process, under

@@ -971,6 +971,9 @@ std::string Node::metrics_text() {
   gauge("provd_tx_signatures_verified_total", "Transaction signatures verified (memo misses).", sigs.misses, "counter");
   gauge("provd_tx_signature_memo_hits_total", "Transaction signature checks answered by the memo.", sigs.hits,
         "counter");
+  gauge("provd_tx_signature_memo_waits_total",
+        "Transaction signature checks that waited for another thread verifying the same signature.", sigs.waits,
+        "counter");
   out << "# HELP provd_tx_signature_verify_cpu_seconds Thread CPU time of sampled transaction signature "
          "verifications (one in "
       << ledger::kVerifyTimingEvery << ").\n# TYPE provd_tx_signature_verify_cpu_seconds summary\n"

@@ -441,6 +441,14 @@ def main():
         v_n = sum(b.get(key + "_count", 0) - a.get(key + "_count", 0) for a, b in zip(ms0, ms1))
         verify_us_in_nodes = v_s / v_n * 1e6 if v_n else None
         ceiling_in_nodes = cores / (verify_us_in_nodes / 1e6) / args.validators if verify_us_in_nodes else None
+        # Each transaction should be verified once per node: signatures
+        # verified (memo misses) per transaction that entered the node's
+        # ledger or mempool in the window, per node.
+        def entered(a, b):
+            return (b.get("provd_committed_txs_total", 0) - a.get("provd_committed_txs_total", 0) +
+                    b.get("provd_mempool_txs", 0) - a.get("provd_mempool_txs", 0))
+        vk = "provd_tx_signatures_verified_total"
+        verified_per_tx = [round((b.get(vk, 0) - a.get(vk, 0)) / max(1, entered(a, b)), 3) for a, b in zip(ms0, ms1)]
         # The generator's processes are children: their CPU is in children_* once they have exited.
         gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
         log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
@@ -500,6 +508,7 @@ def main():
             "verify_us_in_nodes": round(verify_us_in_nodes, 2) if verify_us_in_nodes else None,
             "ceiling_in_nodes_tx_per_s": round(ceiling_in_nodes, 1) if ceiling_in_nodes else None,
             "ratio_to_ceiling_in_nodes": round(committed_per_s / ceiling_in_nodes, 3) if ceiling_in_nodes else None,
+            "verifications_per_tx": verified_per_tx,
             "half_load_offered_tx_per_s": round(half_rate, 1),
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "cores": cores,

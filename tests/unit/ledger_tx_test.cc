@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "ledger/sig_cache.h"
 #include "ledger_test_fixture.h"
 
@@ -266,4 +270,54 @@ TEST_CASE("signature memo: a valid signature is verified once, a bad one never r
   forged.signature.bytes[0] ^= 1;
   CHECK(prov::ledger::validate_transaction(chain.kv, forged).reason() == prov::ledger::Rejection::kBadSignature);
   CHECK(prov::ledger::validate_transaction(chain.kv, forged).reason() == prov::ledger::Rejection::kBadSignature);
+}
+
+TEST_CASE("signature memo: threads checking one signature at the same moment verify it once") {
+  prov::ledger::testing::Chain chain;
+  constexpr int kThreads = 8;
+  // Several signatures, so some rounds do race: the threads start together
+  // and all ask about the same signature within microseconds of one another.
+  for (int round = 0; round < 20; ++round) {
+    prov::Bytes tx = chain.sign(chain.anchor("stats/race", "content " + std::to_string(round)));
+    auto before = prov::ledger::sig_cache_stats();
+    std::atomic<int> ready{0};
+    std::atomic<int> valid{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) {
+        }
+        auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+        if (d && prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
+                                                          d->signature)) {
+          valid.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    auto after = prov::ledger::sig_cache_stats();
+    CHECK(valid.load() == kThreads);
+    // Exactly one thread paid for the curve arithmetic; the others found the
+    // verdict in the memo or waited for it.
+    CHECK(after.misses == before.misses + 1);
+    CHECK(after.hits + after.waits == before.hits + before.waits + kThreads - 1);
+  }
+  // A forged signature raced the same way is refused by every thread.
+  prov::Bytes tx = chain.sign(chain.anchor("stats/race", "forged"));
+  auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+  REQUIRE(d.is_ok());
+  prov::Signature forged = d->signature;
+  forged.bytes[0] ^= 1;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      if (prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()), forged)) {
+        accepted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(accepted.load() == 0);
 }
