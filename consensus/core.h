@@ -67,6 +67,10 @@ class PayloadSource {
   // The core may leave some out of its block (invalid or already included);
   // the mempool forgets a transaction only when it is committed.
   virtual std::vector<Bytes> pull(size_t max_txs, size_t max_bytes) = 0;
+  // The transaction with this SHA-256 as decoded when it was admitted, if
+  // the source still holds it: executing a block then skips decoding it
+  // again (ledger::DecodedLookup). Valid until the source next changes.
+  virtual const ledger::DecodedTx* decoded(const Hash256& /*tx_hash*/) const { return nullptr; }
 };
 
 struct Send {

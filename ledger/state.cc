@@ -1,6 +1,7 @@
 #include "ledger/state.h"
 
 #include <algorithm>
+#include <span>
 
 #include "crypto/merkle.h"
 #include "crypto/sha256.h"
@@ -147,8 +148,9 @@ TxResult<std::monostate> execute_access(const KvReader& state, const v1::AccessE
 // holds the block's earlier writes); on success adds its writes to `w` and
 // returns the entry's leaf hash. With `w` null it only decides (admission):
 // the same rejections, nothing built, a zero hash.
-TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const EntryPlace& at, WriteSet* w) {
-  auto valid = validate_transaction(state, tx);
+TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const EntryPlace& at, WriteSet* w,
+                             TxContext& ctx) {
+  auto valid = validate_transaction(state, tx, &ctx);
   if (!valid) return valid.rejected();
   v1::Entry entry;
   if (w) {
@@ -180,17 +182,34 @@ TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const E
   return crypto::merkle::hash_leaf(entry_bytes);
 }
 
-// Decodes, validates and executes `tx_bytes` at `at` on state + w; on
-// success its writes join `w`, on rejection `w` is unchanged.
-TxResult<Hash256> run_tx(const KvReader& state, ByteView tx_bytes, const EntryPlace& at, WriteSet& w) {
+// Decodes (or takes from `decoded`), validates and executes `tx_bytes` at
+// `at` on state + w; on success its writes join `w`, on rejection `w` is
+// unchanged. A governance transaction that executes changes the registry, so
+// `ctx` starts afresh after it.
+TxResult<Hash256> run_tx(const KvReader& state, ByteView tx_bytes, const EntryPlace& at, WriteSet& w, TxContext& ctx,
+                         const DecodedLookup* decoded) {
   Overlay view(state, w);
-  auto params = consensus_params(view);
-  if (!params) return state_failure(params.status());
-  auto tx = decode_transaction(tx_bytes, params->max_tx_bytes());
-  if (!tx) return tx.rejected();
+  if (Status st = ctx.load(view); !st.is_ok()) return state_failure(st);
+  const uint32_t max_tx_bytes = ctx.params().max_tx_bytes();
+  const DecodedTx* tx = nullptr;
+  if (decoded && *decoded && tx_bytes.size() <= max_tx_bytes) {
+    // Decoded at admission from these very bytes (compared, not only
+    // hashed); the size bound is today's, not admission's.
+    tx = (*decoded)(crypto::sha256(tx_bytes));
+    if (tx && !std::equal(tx->bytes.begin(), tx->bytes.end(), tx_bytes.begin(), tx_bytes.end())) tx = nullptr;
+  }
+  TxResult<DecodedTx> fresh = Rejected{};
+  if (!tx) {
+    fresh = decode_transaction(tx_bytes, max_tx_bytes);
+    if (!fresh) return fresh.rejected();
+    tx = &fresh.value();
+  }
   WriteSet own;
-  auto leaf = execute_tx(view, tx.value(), at, &own);
-  if (leaf) w.merge(std::move(own));
+  auto leaf = execute_tx(view, *tx, at, &own, ctx);
+  if (leaf) {
+    w.merge(std::move(own));
+    if (tx->body.has_governance()) ctx.reset();
+  }
   return leaf;
 }
 
@@ -205,7 +224,7 @@ struct Execution {
   Head head;
   v1::BlockHeader header;  // all fields but round, proposer and time filled in by the caller
   WriteSet writes;
-  std::vector<Bytes> txs;  // the transactions actually included
+  std::vector<size_t> included;  // positions of the transactions actually included
 };
 
 // Installs the pending validator set if `epoch` starts a new epoch.
@@ -223,8 +242,8 @@ Status enter_epoch(const KvReader& state, const Head& head, uint64_t epoch, Writ
 // Runs the block-level checks and every transaction. With `dropped` set,
 // invalid transactions are skipped and reported; otherwise the first one
 // fails the block.
-Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl, const std::vector<Bytes>& txs,
-                                std::vector<std::pair<size_t, Rejected>>* dropped) {
+Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl, std::span<const ByteView> txs,
+                                std::vector<std::pair<size_t, Rejected>>* dropped, const DecodedLookup* decoded) {
   // `base` does not change while the block executes: every transaction's
   // reads of the head, parameters and registry come from one memo.
   CachingReader state(base);
@@ -233,7 +252,7 @@ Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl,
   PROV_ASSIGN_OR_RETURN(v1::ConsensusParams params, consensus_params(state));
   if (txs.size() > params.max_block_txs()) return Status::resource_exhausted("too many transactions in block");
   size_t total_bytes = 0;
-  for (const Bytes& tx : txs) total_bytes += tx.size();
+  for (ByteView tx : txs) total_bytes += tx.size();
   if (total_bytes > params.max_block_bytes()) return Status::resource_exhausted("block transactions too large");
   if (tmpl.time_ms < ex.head.time_ms) return Status::invalid_argument("block time before parent time");
   PROV_RETURN_IF_ERROR(enter_epoch(state, ex.head, tmpl.epoch, ex.writes));
@@ -243,10 +262,13 @@ Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl,
 
   uint64_t height = ex.head.height + 1;
   std::vector<Hash256> leaves;
+  leaves.reserve(txs.size());
+  ex.included.reserve(txs.size());
   crypto::merkle::MemoryTree payload;
+  TxContext ctx;  // loaded by the first transaction, after the epoch's writes
   for (size_t i = 0; i < txs.size(); ++i) {
     EntryPlace at{ex.head.log_size + leaves.size(), height, tmpl.time_ms};
-    auto leaf = run_tx(state, txs[i], at, ex.writes);
+    auto leaf = run_tx(state, txs[i], at, ex.writes, ctx, decoded);
     if (!leaf) {
       if (!dropped) return tx_status(i, leaf.rejected());
       dropped->emplace_back(i, leaf.rejected());
@@ -254,7 +276,7 @@ Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl,
     }
     leaves.push_back(leaf.value());
     payload.append(txs[i]);
-    ex.txs.push_back(txs[i]);
+    ex.included.push_back(i);
   }
   PROV_RETURN_IF_ERROR(log_append(state, ex.head.log_size, leaves, ex.writes));
   uint64_t log_size = ex.head.log_size + leaves.size();
@@ -301,12 +323,13 @@ AppliedBlock finish_block(Execution ex, Bytes header_bytes, Bytes block_bytes) {
 }
 
 Result<AppliedBlock> build(const KvReader& state, const BlockTemplate& tmpl, const std::vector<Bytes>& txs,
-                           std::vector<std::pair<size_t, Rejected>>* dropped) {
-  PROV_ASSIGN_OR_RETURN(Execution ex, execute_block(state, tmpl, txs, dropped));
+                           std::vector<std::pair<size_t, Rejected>>* dropped, const DecodedLookup* decoded) {
+  std::vector<ByteView> views(txs.begin(), txs.end());
+  PROV_ASSIGN_OR_RETURN(Execution ex, execute_block(state, tmpl, views, dropped, decoded));
   Bytes header_bytes = serialize(ex.header);
   v1::Block block;
   block.set_header(to_string(header_bytes));
-  for (const Bytes& tx : ex.txs) block.add_txs(to_string(tx));
+  for (size_t i : ex.included) block.add_txs(to_string(txs[i]));
   Bytes block_bytes = serialize(block);
   return finish_block(std::move(ex), std::move(header_bytes), std::move(block_bytes));
 }
@@ -407,17 +430,18 @@ Result<WriteSet> apply_genesis(const v1::Genesis& genesis) {
 }
 
 Result<AppliedBlock> build_block(const KvReader& state, const BlockTemplate& tmpl, const std::vector<Bytes>& txs) {
-  return build(state, tmpl, txs, nullptr);
+  return build(state, tmpl, txs, nullptr, nullptr);
 }
 
 Result<AppliedBlock> build_block_filtered(const KvReader& state, const BlockTemplate& tmpl,
                                           const std::vector<Bytes>& txs,
-                                          std::vector<std::pair<size_t, Rejected>>* dropped) {
+                                          std::vector<std::pair<size_t, Rejected>>* dropped,
+                                          const DecodedLookup* decoded) {
   std::vector<std::pair<size_t, Rejected>> ignored;
-  return build(state, tmpl, txs, dropped ? dropped : &ignored);
+  return build(state, tmpl, txs, dropped ? dropped : &ignored, decoded);
 }
 
-Result<AppliedBlock> apply_block(const KvReader& state, ByteView block_bytes) {
+Result<AppliedBlock> apply_block(const KvReader& state, ByteView block_bytes, const DecodedLookup* decoded) {
   PROV_ASSIGN_OR_RETURN(v1::ConsensusParams params, consensus_params(state));
   PROV_ASSIGN_OR_RETURN(v1::Block block, decode_block(block_bytes, max_block_envelope_bytes(params)));
   PROV_ASSIGN_OR_RETURN(v1::BlockHeader header, decode_header(as_bytes(block.header())));
@@ -426,24 +450,25 @@ Result<AppliedBlock> apply_block(const KvReader& state, ByteView block_bytes) {
   tmpl.round = header.round();
   tmpl.time_ms = header.time_ms();
   if (!tmpl.proposer.assign(as_bytes(header.proposer()))) return Status::invalid_argument("proposer must be 32 bytes");
-  std::vector<Bytes> txs;
+  std::vector<ByteView> txs;  // views into `block`, which outlives the execution
   txs.reserve(static_cast<size_t>(block.txs_size()));
-  for (const std::string& tx : block.txs()) txs.push_back(to_bytes(tx));
-  PROV_ASSIGN_OR_RETURN(Execution ex, execute_block(state, tmpl, txs, nullptr));
+  for (const std::string& tx : block.txs()) txs.push_back(as_bytes(tx));
+  PROV_ASSIGN_OR_RETURN(Execution ex, execute_block(state, tmpl, txs, nullptr, decoded));
   PROV_RETURN_IF_ERROR(compare_header(header, ex.header));
   ex.header = header;
   return finish_block(std::move(ex), to_bytes(block.header()), Bytes(block_bytes.begin(), block_bytes.end()));
 }
 
-TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes) {
+TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes, TxContext* ctx) {
+  TxContext own;
+  if (!ctx) ctx = &own;
   auto head = read_head(state);
   if (!head) return state_failure(head.status());
-  auto params = consensus_params(state);
-  if (!params) return state_failure(params.status());
-  auto tx = decode_transaction(tx_bytes, params->max_tx_bytes());
+  if (Status st = ctx->load(state); !st.is_ok()) return state_failure(st);
+  auto tx = decode_transaction(tx_bytes, ctx->params().max_tx_bytes());
   if (!tx) return tx;
   EntryPlace at{head->log_size, head->height + 1, head->time_ms};
-  auto leaf = execute_tx(state, tx.value(), at, nullptr);
+  auto leaf = execute_tx(state, tx.value(), at, nullptr, *ctx);
   if (!leaf) return leaf.rejected();
   return tx;
 }

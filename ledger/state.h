@@ -46,6 +46,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,19 +109,26 @@ Result<AppliedBlock> build_block(const KvReader& state, const BlockTemplate& tmp
 // As build_block, but transactions that are invalid at their position are
 // left out and reported in `dropped` (position in `txs`, reason) instead of
 // failing the block: what a proposer uses on its mempool.
+//
+// `decoded`, if given, answers with transactions this node decoded already
+// (at admission), by SHA-256 of their bytes: execution takes them instead
+// of decoding again, once their bytes compare equal (apply_block too).
+using DecodedLookup = std::function<const DecodedTx*(const Hash256& tx_hash)>;
 Result<AppliedBlock> build_block_filtered(const KvReader& state, const BlockTemplate& tmpl,
                                           const std::vector<Bytes>& txs,
-                                          std::vector<std::pair<size_t, Rejected>>* dropped);
+                                          std::vector<std::pair<size_t, Rejected>>* dropped,
+                                          const DecodedLookup* decoded = nullptr);
 
 // Validates `block_bytes` as the next block on top of the head of `state`
 // (parent hash, height, chain id, epoch, validator-set hash, payload hash,
 // every transaction, and the header's log size and root) and returns its
 // writes. Rejections name what was wrong.
-Result<AppliedBlock> apply_block(const KvReader& state, ByteView block_bytes);
+Result<AppliedBlock> apply_block(const KvReader& state, ByteView block_bytes, const DecodedLookup* decoded = nullptr);
 
 // Full admission check of one transaction against the head of `state` as if
 // it were the first transaction of the next block (mempool admission).
-TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes);
+// Checks of many transactions against one unchanging state may share `ctx`.
+TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes, TxContext* ctx = nullptr);
 
 // Largest Block envelope accepted for `params` (header, framing and
 // max_block_bytes of transactions), checked before parsing.

@@ -1,6 +1,7 @@
 #include "ledger/tx.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <set>
 
@@ -153,7 +154,9 @@ Result<bool> entry_hash_exists(const KvReader& state, ByteView key) {
 }
 
 std::optional<Rejected> check_duplicate(const KvReader& state, const DecodedTx& tx) {
-  for (const Bytes& key : {Bytes(tx.tx_hash.view().begin(), tx.tx_hash.view().end()), body_hash_key(tx.body_hash)}) {
+  std::array<uint8_t, 1 + Hash256::kSize> body_key{'b'};  // body_hash_key, without an allocation
+  std::copy(tx.body_hash.bytes.begin(), tx.body_hash.bytes.end(), body_key.begin() + 1);
+  for (ByteView key : {tx.tx_hash.view(), ByteView(body_key)}) {
     auto seen = entry_hash_exists(state, key);
     if (!seen) return storage_failure(seen.status());
     if (*seen) return reject(Rejection::kDuplicate, "transaction already committed");
@@ -280,17 +283,34 @@ TxResult<DecodedTx> decode_transaction(ByteView bytes, uint32_t max_tx_bytes) {
   return tx;
 }
 
-TxResult<std::monostate> validate_transaction(const KvReader& state, const DecodedTx& tx) {
-  auto params = consensus_params(state);
-  if (!params) return *storage_failure(params.status());
-  auto chain = state.get(Column::kMeta, as_bytes(kMetaChainId));
-  if (!chain) return *storage_failure(chain.status());
-  if (!chain->has_value()) return *storage_failure(Status::not_found("no chain id (genesis not applied)"));
-  std::string chain_id = to_string(**chain);
-  if (tx.body.chain_id() != chain_id) return reject(Rejection::kWrongChain, "chain id '" + tx.body.chain_id() + "'");
-  if (auto bad = check_fields(tx.body, *params)) return *bad;
+Status TxContext::load(const KvReader& state) {
+  if (loaded_) return Status::ok();
+  PROV_ASSIGN_OR_RETURN(params_, consensus_params(state));
+  PROV_ASSIGN_OR_RETURN(auto chain, state.get(Column::kMeta, as_bytes(kMetaChainId)));
+  if (!chain) return Status::not_found("no chain id (genesis not applied)");
+  chain_id_ = to_string(*chain);
+  loaded_ = true;
+  return Status::ok();
+}
 
-  auto agency = find_agency(state, tx.body.agency());
+Result<const v1::AgencyRecord*> TxContext::agency(const KvReader& state, std::string_view id) {
+  auto it = agencies_.find(id);
+  if (it == agencies_.end()) {
+    PROV_ASSIGN_OR_RETURN(auto rec, find_agency(state, id));
+    it = agencies_.emplace(std::string(id), std::move(rec)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+TxResult<std::monostate> validate_transaction(const KvReader& state, const DecodedTx& tx, TxContext* ctx) {
+  TxContext own;
+  if (!ctx) ctx = &own;
+  if (Status st = ctx->load(state); !st.is_ok()) return *storage_failure(st);
+  const std::string& chain_id = ctx->chain_id();
+  if (tx.body.chain_id() != chain_id) return reject(Rejection::kWrongChain, "chain id '" + tx.body.chain_id() + "'");
+  if (auto bad = check_fields(tx.body, ctx->params())) return *bad;
+
+  auto agency = ctx->agency(state, tx.body.agency());
   if (!agency) return *storage_failure(agency.status());
   if (!*agency) return reject(Rejection::kUnknownAgency, "agency '" + tx.body.agency() + "'");
   const v1::AgencyRecord& rec = **agency;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -128,7 +129,38 @@ TxResult<DecodedTx> decode_transaction(ByteView bytes, uint32_t max_tx_bytes);
 // namespace, duplicates, governance approvals and applicability. Dataset
 // rules (versions, derived_from, access targets) are checked on execution
 // (state.h), because they depend on the transactions before it in a block.
-TxResult<std::monostate> validate_transaction(const KvReader& state, const DecodedTx& tx);
+//
+// `ctx`, if given, holds what the registry said when it was first used (see
+// TxContext); without it every call reads and parses those facts again.
+class TxContext;
+TxResult<std::monostate> validate_transaction(const KvReader& state, const DecodedTx& tx, TxContext* ctx = nullptr);
+
+// Registry facts every transaction reads: the consensus parameters, the
+// chain id and the records of the agencies that sign. A block of 1 500
+// transactions from one agency read and parsed them 1 500 times; a context
+// reads each once, from the state of its first use. It stays valid while
+// that state's registry does not change: for one snapshot (an admission
+// batch), or for a block's state until a governance transaction executes
+// (execution then starts a fresh context). Not thread-safe.
+class TxContext {
+ public:
+  // Reads the parameters and the chain id from `state` on the first call.
+  Status load(const KvReader& state);
+  bool loaded() const { return loaded_; }
+  const v1::ConsensusParams& params() const { return params_; }
+  const std::string& chain_id() const { return chain_id_; }
+  // The agency's record (nullptr if unregistered), read from `state` the
+  // first time each agency is asked for.
+  Result<const v1::AgencyRecord*> agency(const KvReader& state, std::string_view id);
+  // Forgets everything: the registry changed.
+  void reset() { *this = TxContext(); }
+
+ private:
+  bool loaded_ = false;
+  v1::ConsensusParams params_;
+  std::string chain_id_;
+  std::map<std::string, std::optional<v1::AgencyRecord>, std::less<>> agencies_;
+};
 
 // Signs `body` (serialized deterministically) with `key` for body.chain_id
 // and returns the SignedTransaction bytes. For clients, tests and benchmarks.

@@ -2,19 +2,33 @@
 
 namespace prov::node {
 
-Mempool::Added Mempool::add(const Hash256& hash, Bytes tx) {
-  if (index_.count(hash)) return Added::kDuplicate;
-  if (index_.size() >= max_txs_ || bytes_ + tx.size() > max_bytes_) return Added::kFull;
-  bytes_ += tx.size();
-  order_.push_back(Tx{hash, std::move(tx), 0});
+Mempool::Added Mempool::add(const Hash256& hash, Bytes tx) { return insert(Tx{hash, std::move(tx), nullptr, 0}); }
+
+Mempool::Added Mempool::add(std::unique_ptr<const ledger::DecodedTx> tx) {
+  Hash256 hash = tx->tx_hash;
+  return insert(Tx{hash, {}, std::move(tx), 0});
+}
+
+Mempool::Added Mempool::insert(Tx tx) {
+  if (index_.count(tx.hash)) return Added::kDuplicate;
+  size_t size = tx.bytes().size();
+  if (index_.size() >= max_txs_ || bytes_ + size > max_bytes_) return Added::kFull;
+  bytes_ += size;
+  Hash256 hash = tx.hash;
+  order_.push_back(std::move(tx));
   index_[hash] = std::prev(order_.end());
   return Added::kAdded;
+}
+
+const ledger::DecodedTx* Mempool::decoded(const Hash256& hash) const {
+  auto it = index_.find(hash);
+  return it == index_.end() ? nullptr : it->second->decoded.get();
 }
 
 void Mempool::remove(const Hash256& hash) {
   auto it = index_.find(hash);
   if (it == index_.end()) return;
-  bytes_ -= it->second->bytes.size();
+  bytes_ -= it->second->bytes().size();
   order_.erase(it->second);
   index_.erase(it);
 }
@@ -30,9 +44,9 @@ std::vector<Bytes> Mempool::pull(size_t max_txs, size_t max_bytes) {
   for (Tx& tx : order_) {
     if (out.size() >= max_txs) break;
     if (tx.in_flight_until_ms > now_ms_) continue;
-    if (total + tx.bytes.size() > max_bytes) break;
-    total += tx.bytes.size();
-    out.push_back(tx.bytes);
+    if (total + tx.bytes().size() > max_bytes) break;
+    total += tx.bytes().size();
+    out.push_back(tx.bytes());
   }
   return out;
 }

@@ -10,12 +10,14 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
 #include "consensus/core.h"
 #include "crypto/bytes.h"
 #include "crypto/short_hash.h"
+#include "ledger/tx.h"
 
 namespace prov::node {
 
@@ -28,6 +30,11 @@ class Mempool final : public consensus::PayloadSource {
 
   // Adds an admitted transaction with hash SHA-256(tx).
   Added add(const Hash256& hash, Bytes tx);
+  // Adds an admitted transaction as admission decoded it, so executing the
+  // block that carries it need not decode it again (decoded()). Bytes are
+  // counted as tx->bytes; the decoded form takes about three times that.
+  Added add(std::unique_ptr<const ledger::DecodedTx> tx);
+  const ledger::DecodedTx* decoded(const Hash256& hash) const override;
   bool contains(const Hash256& hash) const { return index_.count(hash) > 0; }
   // Forgets a committed transaction (no-op if absent).
   void remove(const Hash256& hash);
@@ -44,9 +51,12 @@ class Mempool final : public consensus::PayloadSource {
  private:
   struct Tx {
     Hash256 hash;
-    Bytes bytes;
+    Bytes raw;                                        // when added without its decoded form
+    std::unique_ptr<const ledger::DecodedTx> decoded;  // holds the bytes otherwise
     uint64_t in_flight_until_ms = 0;
+    const Bytes& bytes() const { return decoded ? decoded->bytes : raw; }
   };
+  Added insert(Tx tx);
   size_t max_txs_;
   size_t max_bytes_;
   uint64_t in_flight_ms_;

@@ -686,7 +686,8 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
     // is an allocation and often a futex wake-up on either side.
     asio::post(*workers_, [this, snap, seq, from_client, chunk = std::move(chunk)]() mutable {
       lower_admission_priority();
-      for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx);
+      ledger::TxContext ctx;  // the snapshot does not change: its registry is read once per chunk
+      for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx, &ctx);
       asio::post(io_, [this, seq, from_client, chunk = std::move(chunk)]() mutable {
         for (Checked& c : chunk) {
           --admitting_;
@@ -727,7 +728,9 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
     return;
   }
   std::string copy = gossip ? to_string(tx) : std::string();
-  Mempool::Added added = mempool_->add(hash, std::move(tx));
+  // Kept as admission decoded it: executing the block that carries it then
+  // skips decoding it again (Mempool::decoded).
+  Mempool::Added added = mempool_->add(std::make_unique<const ledger::DecodedTx>(std::move(verdict).value()));
   if (added == Mempool::Added::kFull) {
     r.state = SubmitState::kBusy;
     r.message = "mempool full; retry later";
