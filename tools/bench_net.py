@@ -463,12 +463,23 @@ def main():
         start_at = time.time() + 0.5
         stop_at = start_at + half_s
         size_h0 = log_size(nodes[0])
+        sh0, mh0, t_h0 = nodes[0].status(), nodes[0].metrics(), time.time()
         join = run_load(ports, half_txs, args.procs, threads, start_at, stop_at, rate_per_s=half_rate,
                         batch=args.batch)
         harness.wait_for("the half-load phase to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
         ths, timed = sample_latency(ports, sample_txs, args.samplers, stop_at)
         for th in ths:
             th.join(timeout=60)
+        sh1, mh1, t_h1 = nodes[0].status(), nodes[0].metrics(), time.time()
+        hw = t_h1 - t_h0
+        hblocks = sh1["height"] - sh0["height"]
+        half_shape = {
+            "blocks_per_s": round(hblocks / hw, 2),
+            "txs_per_block": round((sh1["log_size"] - sh0["log_size"]) / hblocks, 1) if hblocks else None,
+            "rounds_per_s": round((sh1["round"] - sh0["round"]) / hw, 2),
+            "round_timeouts": int(mh1.get("provd_consensus_timeouts_total", 0) -
+                                  mh0.get("provd_consensus_timeouts_total", 0)),
+        }
         # As at maximum load, the first quarter of the window warms up (the
         # generator's processes start, connections open): latency figures
         # are of submissions sent after it; the p99 of all is reported too.
@@ -511,6 +522,7 @@ def main():
             "verifications_per_tx": verified_per_tx,
             "half_load_offered_tx_per_s": round(half_rate, 1),
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
+            "half_load_shape_node1": half_shape,
             "cores": cores,
             "ed25519_verify_per_s": round((verify_per_s + verify_after_per_s) / 2, 1),
             "validators": args.validators,
