@@ -32,17 +32,43 @@ Result<Hash256> hash_from(const std::string& bytes) {
   return h;
 }
 
+// What a member signature covers, as a memo key.
+Hash256 signature_key(std::string_view purpose, std::string_view chain_id, const PublicKey& key, const Signature& sig,
+                      ByteView payload) {
+  crypto::Sha256 h;
+  Bytes lengths;
+  put_u64_be(lengths, purpose.size());
+  put_u64_be(lengths, chain_id.size());
+  put_u64_be(lengths, payload.size());
+  h.update(lengths);
+  h.update(as_bytes(purpose));
+  h.update(as_bytes(chain_id));
+  h.update(key.view());
+  h.update(sig.view());
+  h.update(payload);
+  return h.finish();
+}
+
 // Checks one member signature over `payload` for `purpose`; returns the
-// member's index.
+// member's index. A signature in `memo` verified before.
 Result<size_t> check_member_signature(const ValidatorSet& set, std::string_view purpose, const std::string& validator,
-                                      const std::string& signature, ByteView payload) {
+                                      const std::string& signature, ByteView payload, SignatureMemo* memo) {
   PROV_ASSIGN_OR_RETURN(PublicKey key, key_from(validator));
   PROV_ASSIGN_OR_RETURN(Signature sig, sig_from(signature));
   std::optional<size_t> index = set.index_of(key);
   if (!index) return Status::unauthenticated("signer is not a validator of epoch " + std::to_string(set.epoch()));
+  std::optional<Hash256> memo_key;
+  if (memo) {
+    memo_key = signature_key(purpose, set.chain_id(), key, sig, payload);
+    if (memo->contains(*memo_key)) {
+      memo->count_hit();
+      return *index;
+    }
+  }
   if (!crypto::verify(key, purpose, set.chain_id(), payload, sig)) {
     return Status::unauthenticated("bad signature from " + set.member(*index).name);
   }
+  if (memo) memo->add(*memo_key);
   return *index;
 }
 
@@ -117,16 +143,33 @@ v1::Vote make_vote(const ValidatorSet& set, const crypto::KeyPair& key, uint64_t
   return vote;
 }
 
-Status verify_vote(const ValidatorSet& set, const v1::Vote& vote) {
+void SignatureMemo::add(const Hash256& key) {
+  if (!known_.insert(key).second) return;
+  order_.push_back(key);
+  if (order_.size() > max_entries_) {
+    known_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+void SignatureMemo::add_own_vote(const ValidatorSet& set, const v1::Vote& vote) {
+  auto id = hash_from(vote.block_id());
+  auto key = key_from(vote.signature().validator());
+  auto sig = sig_from(vote.signature().signature());
+  if (!id || !key || !sig) return;
+  add(signature_key(crypto::purpose::kVote, set.chain_id(), *key, *sig, vote_payload(vote.epoch(), vote.round(), *id)));
+}
+
+Status verify_vote(const ValidatorSet& set, const v1::Vote& vote, SignatureMemo* memo) {
   if (vote.epoch() != set.epoch()) return Status::invalid_argument("vote for another epoch");
   if (vote.round() == 0) return Status::invalid_argument("vote for round 0");
   PROV_ASSIGN_OR_RETURN(Hash256 id, hash_from(vote.block_id()));
   auto r = check_member_signature(set, crypto::purpose::kVote, vote.signature().validator(),
-                                  vote.signature().signature(), vote_payload(vote.epoch(), vote.round(), id));
+                                  vote.signature().signature(), vote_payload(vote.epoch(), vote.round(), id), memo);
   return r.status();
 }
 
-Result<v1::QuorumCert> assemble_qc(const ValidatorSet& set, const std::vector<v1::Vote>& votes) {
+Result<v1::QuorumCert> assemble_qc(const ValidatorSet& set, const std::vector<v1::Vote>& votes, SignatureMemo* memo) {
   if (votes.empty()) return Status::invalid_argument("no votes");
   v1::QuorumCert qc;
   qc.set_epoch(votes[0].epoch());
@@ -137,7 +180,7 @@ Result<v1::QuorumCert> assemble_qc(const ValidatorSet& set, const std::vector<v1
     if (v.epoch() != qc.epoch() || v.round() != qc.round() || v.block_id() != qc.block_id()) {
       return Status::invalid_argument("votes are for different blocks");
     }
-    if (!verify_vote(set, v).is_ok() || !signers.insert(v.signature().validator()).second) continue;
+    if (!verify_vote(set, v, memo).is_ok() || !signers.insert(v.signature().validator()).second) continue;
     *qc.add_signatures() = v.signature();
   }
   if (signers.size() < set.quorum()) {
@@ -147,7 +190,7 @@ Result<v1::QuorumCert> assemble_qc(const ValidatorSet& set, const std::vector<v1
   return qc;
 }
 
-Status verify_qc(const ValidatorSet& set, const v1::QuorumCert& qc) {
+Status verify_qc(const ValidatorSet& set, const v1::QuorumCert& qc, SignatureMemo* memo) {
   if (is_genesis_qc(qc)) return Status::ok();
   if (qc.epoch() != set.epoch()) return Status::verification_failed("QC of another epoch");
   if (qc.round() == 0) return Status::verification_failed("QC for round 0 with signatures");
@@ -159,7 +202,7 @@ Status verify_qc(const ValidatorSet& set, const v1::QuorumCert& qc) {
   Bytes payload = vote_payload(qc.epoch(), qc.round(), *id);
   std::vector<bool> seen(set.size(), false);
   for (const auto& s : qc.signatures()) {
-    auto index = check_member_signature(set, crypto::purpose::kVote, s.validator(), s.signature(), payload);
+    auto index = check_member_signature(set, crypto::purpose::kVote, s.validator(), s.signature(), payload, memo);
     if (!index) return Status::verification_failed("QC: " + index.status().message());
     if (seen[*index]) return Status::verification_failed("QC: " + set.member(*index).name + " signed twice");
     seen[*index] = true;
@@ -184,18 +227,20 @@ v1::TimeoutVote make_timeout(const ValidatorSet& set, const crypto::KeyPair& key
   return t;
 }
 
-Status verify_timeout(const ValidatorSet& set, const v1::TimeoutVote& t) {
+Status verify_timeout(const ValidatorSet& set, const v1::TimeoutVote& t, SignatureMemo* memo) {
   if (t.epoch() != set.epoch()) return Status::invalid_argument("timeout for another epoch");
   if (t.round() == 0 || t.high_qc().round() >= t.round()) {
     return Status::invalid_argument("timeout's high QC is not older than its round");
   }
   auto r = check_member_signature(set, crypto::purpose::kTimeout, t.signature().validator(),
-                                  t.signature().signature(), timeout_payload(t.epoch(), t.round(), t.high_qc().round()));
+                                  t.signature().signature(), timeout_payload(t.epoch(), t.round(), t.high_qc().round()),
+                                  memo);
   PROV_RETURN_IF_ERROR(r.status());
-  return verify_qc(set, t.high_qc());
+  return verify_qc(set, t.high_qc(), memo);
 }
 
-Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v1::TimeoutVote>& timeouts) {
+Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v1::TimeoutVote>& timeouts,
+                                    SignatureMemo* memo) {
   if (timeouts.empty()) return Status::invalid_argument("no timeouts");
   v1::TimeoutCert tc;
   tc.set_epoch(timeouts[0].epoch());
@@ -206,7 +251,7 @@ Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v
     if (t.epoch() != tc.epoch() || t.round() != tc.round()) {
       return Status::invalid_argument("timeouts are for different rounds");
     }
-    if (!verify_timeout(set, t).is_ok() || !signers.insert(t.signature().validator()).second) continue;
+    if (!verify_timeout(set, t, memo).is_ok() || !signers.insert(t.signature().validator()).second) continue;
     v1::TimeoutSignature* s = tc.add_signatures();
     s->set_validator(t.signature().validator());
     s->set_high_qc_round(t.high_qc().round());
@@ -221,7 +266,7 @@ Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v
   return tc;
 }
 
-Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc) {
+Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc, SignatureMemo* memo) {
   if (tc.epoch() != set.epoch()) return Status::verification_failed("TC of another epoch");
   if (static_cast<size_t>(tc.signatures_size()) > set.size()) {
     return Status::verification_failed("TC carries more signatures than there are validators");
@@ -231,7 +276,7 @@ Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc) {
   for (const auto& s : tc.signatures()) {
     if (s.high_qc_round() >= tc.round()) return Status::verification_failed("TC: high QC round not below its round");
     auto index = check_member_signature(set, crypto::purpose::kTimeout, s.validator(), s.signature(),
-                                        timeout_payload(tc.epoch(), tc.round(), s.high_qc_round()));
+                                        timeout_payload(tc.epoch(), tc.round(), s.high_qc_round()), memo);
     if (!index) return Status::verification_failed("TC: " + index.status().message());
     if (seen[*index]) return Status::verification_failed("TC: " + set.member(*index).name + " signed twice");
     seen[*index] = true;
@@ -242,7 +287,7 @@ Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc) {
                                        std::to_string(set.quorum()));
   }
   if (tc.high_qc().round() != max_high) return Status::verification_failed("TC: high QC is not the highest reported");
-  return verify_qc(set, tc.high_qc());
+  return verify_qc(set, tc.high_qc(), memo);
 }
 
 Hash256 block_id(ByteView header_bytes) { return crypto::sha256(header_bytes); }

@@ -14,13 +14,16 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "consensus/proto/consensus.pb.h"
 #include "crypto/bytes.h"
 #include "crypto/ed25519.h"
+#include "crypto/short_hash.h"
 #include "crypto/status.h"
 #include "ledger/proto/ledger.pb.h"
 
@@ -59,27 +62,54 @@ Bytes timeout_payload(uint64_t epoch, uint64_t round, uint64_t high_qc_round);
 v1::QuorumCert genesis_qc();
 bool is_genesis_qc(const v1::QuorumCert& qc);
 
+// Vote signatures that verified, so one signature is checked once: a vote is
+// verified when it arrives, and the same signature comes back inside the QC
+// this replica assembles from it, inside the next proposal's QC and inside
+// timeout votes' high QCs. Keys cover the purpose, chain, signer, payload and
+// signature, so a memo hit is exactly as safe as verifying again. Bounded
+// (the oldest are forgotten first). Not thread-safe: one per replica.
+class SignatureMemo {
+ public:
+  explicit SignatureMemo(size_t max_entries = 4096) : max_entries_(max_entries) {}
+  bool contains(const Hash256& key) const { return known_.count(key) > 0; }
+  void add(const Hash256& key);
+  // Remembers this replica's own vote, which it signed and need not check.
+  void add_own_vote(const ValidatorSet& set, const v1::Vote& vote);
+  size_t hits() const { return hits_; }
+  void count_hit() { ++hits_; }
+
+ private:
+  size_t max_entries_;
+  std::unordered_set<Hash256, crypto::FixedBytesHash> known_;
+  std::deque<Hash256> order_;
+  size_t hits_ = 0;
+};
+
 v1::Vote make_vote(const ValidatorSet& set, const crypto::KeyPair& key, uint64_t round, const Hash256& block_id);
-// OK iff the voter is a member and the signature checks for this chain and epoch.
-Status verify_vote(const ValidatorSet& set, const v1::Vote& vote);
+// OK iff the voter is a member and the signature checks for this chain and
+// epoch. With `memo`, a signature found there is not verified again and one
+// that verifies is added (also for the QC and timeout functions below).
+Status verify_vote(const ValidatorSet& set, const v1::Vote& vote, SignatureMemo* memo = nullptr);
 
 // Assembles a QC from votes for one (epoch, round, block id); duplicates by
 // the same voter count once. Fails with fewer than q distinct valid votes.
-Result<v1::QuorumCert> assemble_qc(const ValidatorSet& set, const std::vector<v1::Vote>& votes);
+Result<v1::QuorumCert> assemble_qc(const ValidatorSet& set, const std::vector<v1::Vote>& votes,
+                                   SignatureMemo* memo = nullptr);
 // OK iff `qc` is the genesis QC or carries ≥ q valid signatures of distinct
 // members for its (epoch, round, block id) and no signature from outside.
-Status verify_qc(const ValidatorSet& set, const v1::QuorumCert& qc);
+Status verify_qc(const ValidatorSet& set, const v1::QuorumCert& qc, SignatureMemo* memo = nullptr);
 
 v1::TimeoutVote make_timeout(const ValidatorSet& set, const crypto::KeyPair& key, uint64_t round,
                              const v1::QuorumCert& high_qc);
 // OK iff the signer is a member, the signature checks and high_qc verifies
 // and is older than the round.
-Status verify_timeout(const ValidatorSet& set, const v1::TimeoutVote& timeout);
+Status verify_timeout(const ValidatorSet& set, const v1::TimeoutVote& timeout, SignatureMemo* memo = nullptr);
 // Assembles a TC from timeouts for one round; fails with fewer than q.
-Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v1::TimeoutVote>& timeouts);
+Result<v1::TimeoutCert> assemble_tc(const ValidatorSet& set, const std::vector<v1::TimeoutVote>& timeouts,
+                                    SignatureMemo* memo = nullptr);
 // OK iff q distinct members signed timeouts for (epoch, round) and high_qc
 // verifies and is the highest of the rounds they reported.
-Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc);
+Status verify_tc(const ValidatorSet& set, const v1::TimeoutCert& tc, SignatureMemo* memo = nullptr);
 
 // Longest hash-linked chain a commit proof may carry.
 inline constexpr size_t kMaxCommitChainHeaders = 4096;

@@ -96,7 +96,7 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
   }
   safety_ = SafetyRules(safety);
   high_qc_ = root_.qc;
-  if (high_qc.round() > high_qc_.round() && verify_qc(validators_, high_qc).is_ok()) high_qc_ = high_qc;
+  if (high_qc.round() > high_qc_.round() && verify_qc(validators_, high_qc, &sig_memo_).is_ok()) high_qc_ = high_qc;
   tree_.clear();
   votes_.clear();
   timeouts_.clear();
@@ -126,7 +126,7 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
     }
   }
   uint64_t resume = std::max(high_qc_.round() + 1, std::max<uint64_t>(safety.highest_vote_round, 1));
-  if (last_tc && verify_tc(validators_, *last_tc).is_ok() && last_tc->round() + 1 >= resume) {
+  if (last_tc && verify_tc(validators_, *last_tc, &sig_memo_).is_ok() && last_tc->round() + 1 >= resume) {
     if (last_tc->high_qc().round() > high_qc_.round()) high_qc_ = last_tc->high_qc();
     last_tc_ = *last_tc;
     resume = last_tc->round() + 1;
@@ -212,11 +212,11 @@ void Replica::handle_proposal(size_t from, const v1::Proposal& p, uint64_t now) 
     return reject();
   }
   if (p.justify().block_id() != h.parent_hash() || p.justify().round() >= round ||
-      !verify_qc(validators_, p.justify()).is_ok()) {
+      !verify_qc(validators_, p.justify(), &sig_memo_).is_ok()) {
     return reject();
   }
   const bool has_tc = p.has_last_round_tc();
-  if (has_tc && (p.last_round_tc().round() + 1 != round || !verify_tc(validators_, p.last_round_tc()).is_ok())) {
+  if (has_tc && (p.last_round_tc().round() + 1 != round || !verify_tc(validators_, p.last_round_tc(), &sig_memo_).is_ok())) {
     return reject();
   }
   if (p.signature().validator() != h.proposer()) return reject();
@@ -259,6 +259,7 @@ void Replica::vote_for(const Node& node, const v1::Proposal& p, uint64_t now) {
   persist_safety(&node);
   v1::ConsensusMessage msg;
   *msg.mutable_vote() = make_vote(validators_, key_, node.round, node.id);
+  sig_memo_.add_own_vote(validators_, msg.vote());  // signed here: counting it needs no check
   ++stats_.votes_sent;
   // Votes go to every validator, not only the next leader: each replica then
   // forms the QC itself, so a dead or slow next leader costs only its own
@@ -333,7 +334,7 @@ void Replica::handle_vote(size_t from, const v1::Vote& v, uint64_t now) {
 }
 
 void Replica::count_vote(const v1::Vote& v, size_t from, uint64_t now) {
-  if (!verify_vote(validators_, v).is_ok()) return reject();
+  if (!verify_vote(validators_, v, &sig_memo_).is_ok()) return reject();
   std::optional<size_t> voter = validators_.index_of(PublicKey::from(as_bytes(v.signature().validator())));
   Hash256 id = to_hash(v.block_id());
   auto& by_voter = votes_[v.round()][id];
@@ -342,7 +343,7 @@ void Replica::count_vote(const v1::Vote& v, size_t from, uint64_t now) {
   if (by_voter.size() < validators_.quorum()) return;
   std::vector<v1::Vote> votes;
   for (auto& [_, vote] : by_voter) votes.push_back(vote);
-  auto qc = assemble_qc(validators_, votes);
+  auto qc = assemble_qc(validators_, votes, &sig_memo_);
   if (!qc) return;
   ++stats_.qcs_formed;
   process_qc(*qc, from, now);
@@ -381,7 +382,7 @@ void Replica::local_timeout(uint64_t now) {
 
 void Replica::handle_timeout(size_t from, const v1::TimeoutVote& t, uint64_t now) {
   if (t.round() > round_ + config_.max_rounds_ahead) return reject();
-  if (!verify_timeout(validators_, t).is_ok()) return reject();
+  if (!verify_timeout(validators_, t, &sig_memo_).is_ok()) return reject();
   process_qc(t.high_qc(), from, now);
   if (t.round() < round_) {
     // The sender is behind: hand it what moved us on.
@@ -409,7 +410,7 @@ void Replica::check_timeouts(uint64_t round, uint64_t now) {
   if (it->second.size() < validators_.quorum() || round < round_) return;
   std::vector<v1::TimeoutVote> votes;
   for (auto& [_, t] : it->second) votes.push_back(t);
-  auto tc = assemble_tc(validators_, votes);
+  auto tc = assemble_tc(validators_, votes, &sig_memo_);
   if (!tc) return;
   ++stats_.tcs_formed;
   process_tc(*tc, now);
@@ -425,11 +426,11 @@ void Replica::broadcast_sync_info() {
 
 void Replica::handle_sync(size_t from, const v1::SyncInfo& s, uint64_t now) {
   if (s.has_high_qc()) {
-    if (!verify_qc(validators_, s.high_qc()).is_ok()) return reject();
+    if (!verify_qc(validators_, s.high_qc(), &sig_memo_).is_ok()) return reject();
     process_qc(s.high_qc(), from, now);
   }
   if (s.has_last_tc()) {
-    if (!verify_tc(validators_, s.last_tc()).is_ok()) return reject();
+    if (!verify_tc(validators_, s.last_tc(), &sig_memo_).is_ok()) return reject();
     process_tc(s.last_tc(), now);
   }
 }
@@ -749,13 +750,13 @@ void Replica::handle_block_response(size_t from, const v1::BlockResponse& r, uin
       continue;
     }
     if (known(parsed->id)) {
-      if (cb.has_qc() && cb.qc().block_id() == hstr(parsed->id) && verify_qc(validators_, cb.qc()).is_ok()) {
+      if (cb.has_qc() && cb.qc().block_id() == hstr(parsed->id) && verify_qc(validators_, cb.qc(), &sig_memo_).is_ok()) {
         process_qc(cb.qc(), from, now);
       }
       continue;
     }
     const bool certified = cb.has_qc() && cb.qc().block_id() == hstr(parsed->id) &&
-                           verify_qc(validators_, cb.qc()).is_ok();
+                           verify_qc(validators_, cb.qc(), &sig_memo_).is_ok();
     if (!certified && !chain_to_target && parsed->id != target) return reject();
     if (!known(parsed->parent)) break;
     auto node = insert_block(as_bytes(cb.block()), now);

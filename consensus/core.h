@@ -246,6 +246,7 @@ class Replica {
   size_t self_ = 0;
   const ledger::KvReader& committed_;
   PayloadSource& payload_;
+  SignatureMemo sig_memo_;  // vote and timeout signatures verified once (certificates.h)
   CoreConfig config_;
 
   SafetyRules safety_{SafetyState{}};

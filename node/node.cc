@@ -253,8 +253,12 @@ Status Node::run() {
     }
     std::vector<Bytes> voted;
     PROV_RETURN_IF_ERROR(store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
-                                      [&](ByteView, ByteView value) {
+                                      [&](ByteView key, ByteView value) {
                                         voted.emplace_back(value.begin(), value.end());
+                                        if (key.size() >= kVotedBlockPrefix.size() + 8) {
+                                          voted_keys_.emplace(get_u64_be(key.data() + kVotedBlockPrefix.size()),
+                                                              Bytes(key.begin(), key.end()));
+                                        }
                                         return true;
                                       }));
     PROV_RETURN_IF_ERROR(replica_->start(safety, high_qc, now_ms(), last_tc ? &*last_tc : nullptr, &voted));
@@ -491,7 +495,11 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   if (p.last_tc) *rec.mutable_last_tc() = *p.last_tc;
   ledger::WriteSet w;
   w.put(ledger::Column::kSafety, as_bytes(kSafetyKey), as_bytes(rec.SerializeAsString()));
-  if (p.voted_block) w.put(ledger::Column::kSafety, voted_block_key(p.voted_height, *p.voted_block), *p.voted_block);
+  if (p.voted_block) {
+    Bytes key = voted_block_key(p.voted_height, *p.voted_block);
+    w.put(ledger::Column::kSafety, key, *p.voted_block);
+    voted_keys_.emplace(p.voted_height, std::move(key));
+  }
   return store_->apply(w, /*sync=*/true);
 }
 
@@ -526,20 +534,16 @@ Status Node::apply_commit(consensus::Commit& c) {
   }
   job->block_writes = std::move(c.block_writes);
   job->writes = std::move(c.writes);
+  // Voted blocks at or below the committed height are no longer needed for
+  // a restart: dropped in the same atomic batch. Their keys are known here
+  // (a scan of the column walked every tombstone of the blocks before).
+  for (auto it = voted_keys_.begin(); it != voted_keys_.end() && it->first <= job->height;) {
+    job->writes.erase(ledger::Column::kSafety, it->second);
+    it = voted_keys_.erase(it);
+  }
   asio::post(*commit_writer_, [this, job] {
-    // Voted blocks at or below the committed height are no longer needed
-    // for a restart: dropped in the same atomic batch.
-    Status st = store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
-                             [&](ByteView key, ByteView) {
-                               if (key.size() >= kVotedBlockPrefix.size() + 8 &&
-                                   get_u64_be(key.data() + kVotedBlockPrefix.size()) <= job->height) {
-                                 job->writes.erase(ledger::Column::kSafety, key);
-                                 return true;
-                               }
-                               return false;
-                             });
     const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
-    if (st.is_ok()) st = store_->apply(parts, /*sync=*/true);
+    Status st = store_->apply(parts, /*sync=*/true);
     // Freed here, off the strand; the block's writes only if the core no
     // longer layers them.
     job->writes = ledger::WriteSet();
@@ -991,6 +995,8 @@ std::string Node::metrics_text() {
           "counter");
     gauge("provd_consensus_blocks_committed_total", "Blocks committed by consensus since start.", cs.blocks_committed,
           "counter");
+    gauge("provd_voted_blocks_pending", "Blocks this validator voted for, kept for a restart until they commit.",
+          voted_keys_.size());
   }
   if (transport_) {
     TransportMetrics m = transport_->metrics();

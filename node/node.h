@@ -154,6 +154,9 @@ class Node final : public NodeService {
     consensus::v1::ConsensusMessage msg;
     bool ready;
   };
+  // kSafety keys of the blocks this validator voted for and has not seen
+  // committed, by height (persist_safety adds, apply_commit drops).
+  std::multimap<uint64_t, Bytes> voted_keys_;
   std::deque<std::shared_ptr<PendingMessage>> consensus_queue_;
 
   // Submissions waiting for their commit, by transaction hash.

@@ -185,6 +185,12 @@ class TestCrashRestart(NetTest):
         self.assertEqual(len({idx for _, idx in ok}), len(ok), "two anchors reported the same entry index")
         self.assertTrue(all(idx < final["log_size"] for _, idx in ok))
         self.net.checkpoints_agree()
+        # Voted blocks are kept for a restart only until they commit (the
+        # victim's from before the kill too): a handful, not one per height.
+        for n in self.net.validators:
+            pending = n.metrics().get("provd_voted_blocks_pending")
+            self.assertIsNotNone(pending, n.name)
+            self.assertLess(pending, 10, f"{n.name} keeps {pending} voted blocks at height {n.height()}")
         # Every anchor that reported success is in every node's ledger, at the index it was given.
         hashes = os.path.join(self.net.root, "hashes.txt")
         with open(hashes, "w") as f:
