@@ -180,3 +180,48 @@ TEST_CASE("commit proofs: header, child at round+1, QC of the child") {
     CHECK_FALSE(verify_commit_proof(net.set, make_commit_proof(padded, child, *qc)).is_ok());
   }
 }
+
+TEST_CASE("signature memo: a vote's signature is verified once, a forged one every time") {
+  Net net = make_net(4);
+  Hash256 id = crypto::sha256(as_bytes("block"));
+  std::vector<v1::Vote> votes = votes_for(net, 3, 7, id);
+  SignatureMemo memo;
+  for (const v1::Vote& v : votes) REQUIRE(verify_vote(net.set, v, &memo).is_ok());
+  CHECK(memo.hits() == 0);
+  // The QC assembled from those votes and the same QC arriving in a
+  // proposal are answered from the memo.
+  auto qc = assemble_qc(net.set, votes, &memo);
+  REQUIRE(qc.is_ok());
+  CHECK(memo.hits() == 3);
+  CHECK(verify_qc(net.set, *qc, &memo).is_ok());
+  CHECK(memo.hits() == 6);
+
+  // A forged signature misses the memo (its key covers the signature) and
+  // fails, however often it comes, and is never remembered.
+  v1::QuorumCert forged = *qc;
+  std::string sig = forged.signatures(1).signature();
+  sig[0] = static_cast<char>(sig[0] ^ 1);
+  forged.mutable_signatures(1)->set_signature(sig);
+  CHECK_FALSE(verify_qc(net.set, forged, &memo).is_ok());
+  CHECK_FALSE(verify_qc(net.set, forged, &memo).is_ok());
+  // The same signature over another round is another key.
+  v1::Vote replayed = votes[0];
+  replayed.set_round(8);
+  CHECK_FALSE(verify_vote(net.set, replayed, &memo).is_ok());
+
+  // A replica's own vote is remembered without a check; a fourth voter's
+  // vote for the same block is verified when it comes.
+  SignatureMemo own;
+  v1::Vote mine = make_vote(net.set, net.keys[3], 7, id);
+  own.add_own_vote(net.set, mine);
+  CHECK(verify_vote(net.set, mine, &own).is_ok());
+  CHECK(own.hits() == 1);
+
+  // Bounded: the oldest keys are forgotten first.
+  SignatureMemo small(2);
+  for (const v1::Vote& v : votes) REQUIRE(verify_vote(net.set, v, &small).is_ok());
+  CHECK(verify_vote(net.set, votes[0], &small).is_ok());
+  CHECK(small.hits() == 0);
+  CHECK(verify_vote(net.set, votes[2], &small).is_ok());
+  CHECK(small.hits() == 1);
+}
