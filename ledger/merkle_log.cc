@@ -9,6 +9,13 @@ constexpr uint32_t kMaxLevel = 64;
 
 Result<Hash256> read_node(const KvReader& state, uint32_t level, uint64_t index) {
   if (level > kMaxLevel) return Status::invalid_argument("merkle level out of range");
+  if (level == 0) {
+    // Leaves are not stored: a leaf is the hash of its entry, which is.
+    auto e = state.get(Column::kEntries, u64_key(index));
+    if (!e) return e.status();
+    if (!e->has_value()) return Status::corruption("missing entry " + std::to_string(index) + " under a merkle leaf");
+    return crypto::merkle::hash_leaf(**e);
+  }
   auto v = state.get(Column::kMerkle, merkle_node_key(level, index));
   if (!v) return v.status();
   if (!v->has_value()) {
@@ -35,13 +42,23 @@ crypto::merkle::NodeSource log_node_source(const KvReader& state) {
 
 Status log_append(const KvReader& state, uint64_t size, const std::vector<Hash256>& leaf_hashes, WriteSet& writes) {
   Overlay view(state, writes);
-  for (const Hash256& leaf : leaf_hashes) {
-    uint64_t index = size++;
-    writes.put(Column::kMerkle, merkle_node_key(0, index), leaf);
+  for (size_t i = 0; i < leaf_hashes.size(); ++i) {
+    uint64_t index = size + i;
+    if ((index & 1) == 0) continue;  // a left child completes nothing yet
+    // A right leaf completes its level-1 parent; its left sibling is the
+    // previous leaf of this batch, or the entry before it in the log.
+    Hash256 left;
+    if (i > 0) {
+      left = leaf_hashes[i - 1];
+    } else {
+      PROV_ASSIGN_OR_RETURN(left, read_node(view, 0, index - 1));
+    }
+    Hash256 node = crypto::merkle::hash_children(left, leaf_hashes[i]);
+    index >>= 1;
+    writes.put(Column::kMerkle, merkle_node_key(1, index), node);
     // A right child completes its parent: climb while the node is a right child.
-    Hash256 node = leaf;
-    for (uint32_t level = 0; (index & 1) == 1; ++level, index >>= 1) {
-      PROV_ASSIGN_OR_RETURN(Hash256 left, read_node(view, level, index - 1));
+    for (uint32_t level = 1; (index & 1) == 1; ++level, index >>= 1) {
+      PROV_ASSIGN_OR_RETURN(left, read_node(view, level, index - 1));
       node = crypto::merkle::hash_children(left, node);
       writes.put(Column::kMerkle, merkle_node_key(level + 1, index >> 1), node);
     }

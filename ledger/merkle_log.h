@@ -1,10 +1,15 @@
 // The global Merkle log (RFC 9162) stored in Column::kMerkle.
 //
-// Every perfect subtree node is stored once it is complete, under the key
-// u8 level ‖ u64 BE index, with its 32-byte hash as value; level 0 holds the
-// leaf hashes. Roots and proofs at any tree size then need O(log n) point
-// reads, and nothing is held in RAM between calls, so memory stays flat as
-// the log grows past RAM. Appending only writes new nodes into a WriteSet.
+// Every perfect subtree node above the leaves is stored once it is
+// complete, under the key u8 level ‖ u64 BE index, with its 32-byte hash as
+// value. Leaves (level 0) are not stored: leaf i is SHA-256(0x00 ‖ entry i)
+// of the entry in Column::kEntries, read and hashed when a root or proof
+// needs it (at most two per proof), which saves a key per transaction on
+// the commit path. Roots and proofs at any tree size then need O(log n)
+// point reads, and nothing is held in RAM between calls, so memory stays
+// flat as the log grows past RAM. Appending only writes new nodes into a
+// WriteSet; the entries of the leaves must be in the state (or its writes)
+// before a proof or a later append reads them.
 // Thread-safety: pure functions of their arguments (the reader must allow
 // concurrent reads).
 #pragma once
@@ -27,9 +32,10 @@ Bytes merkle_node_key(uint32_t level, uint64_t index);
 // the returned source.
 crypto::merkle::NodeSource log_node_source(const KvReader& state);
 
-// Appends `leaf_hashes` to the log of `size` leaves stored in `state`,
-// adding a put for every node that becomes complete to `writes`. Reads
-// `state` layered with `writes`, so several appends may share one WriteSet.
+// Appends `leaf_hashes` (each SHA-256(0x00 ‖ its entry)) to the log of
+// `size` leaves stored in `state`, adding a put for every node above the
+// leaves that becomes complete to `writes`. Reads `state` layered with
+// `writes`, so several appends may share one WriteSet.
 Status log_append(const KvReader& state, uint64_t size, const std::vector<Hash256>& leaf_hashes, WriteSet& writes);
 
 // The RFC 9162 root of the first `size` leaves (empty_root() for 0).

@@ -76,7 +76,7 @@ Result<Head> read_head(const KvReader& state);
 
 // The index layout version apply_genesis records. A store written with
 // another layout is refused by check_state_format, never silently misread.
-inline constexpr std::string_view kStateFormat = "2";
+inline constexpr std::string_view kStateFormat = "3";
 // OK for a store without genesis or with this build's layout; otherwise
 // kInvalidArgument naming the store's format.
 Status check_state_format(const KvReader& state);

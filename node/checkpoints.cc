@@ -25,6 +25,7 @@ Result<Checkpoints> Checkpoints::create(std::string chain_id, const std::vector<
     if (self && self->public_key() == m.key) {
       PROV_ASSIGN_OR_RETURN(auto s, crypto::note::NoteSigner::create(m.name, *self));
       c.signer_ = std::move(s);
+      c.self_index_ = c.verifiers_.size() - 1;
     }
   }
   c.quorum_ = ledger::quorum_size(validators.size());
@@ -52,7 +53,8 @@ std::optional<v1::CheckpointSignature> Checkpoints::on_durable_head(uint64_t siz
       put_u32_be(raw, line->key_id);
       append(raw, line->signature);
       sig.set_signature(to_string(raw));
-      (void)add(sig);
+      // Signed here: recorded without checking it (add() verifies peers').
+      record(size, root, self_index_, *line);
       out = std::move(sig);
     }
   }
@@ -76,16 +78,20 @@ Status Checkpoints::add(const v1::CheckpointSignature& sig) {
   if (get_u32_be(raw) != v.key_id()) return Status::unauthenticated("checkpoint signature key id mismatch");
   ByteView ed(raw + 4, 64);
   if (!v.verify(body(sig.size(), root), ed)) return Status::unauthenticated("bad checkpoint signature");
-  if (!sigs_.count(sig.size()) && sigs_.size() >= kMaxPendingSizes) sigs_.erase(sigs_.begin());
-  auto& roots = sigs_[sig.size()];
-  roots[root][index] = crypto::note::NoteSignature{v.name(), v.key_id(), Bytes(ed.begin(), ed.end())};
+  record(sig.size(), root, index, crypto::note::NoteSignature{v.name(), v.key_id(), Bytes(ed.begin(), ed.end())});
+  return Status::ok();
+}
+
+void Checkpoints::record(uint64_t size, const Hash256& root, size_t index, crypto::note::NoteSignature line) {
+  if (!sigs_.count(size) && sigs_.size() >= kMaxPendingSizes) sigs_.erase(sigs_.begin());
+  auto& roots = sigs_[size];
+  roots[root][index] = std::move(line);
   if (roots.size() > 1) {
     ++equivocations_;
-    std::cerr << "evidence: checkpoints of size " << sig.size() << " with " << roots.size()
-              << " different roots were signed (latest signer " << v.name() << ")\n";
+    std::cerr << "evidence: checkpoints of size " << size << " with " << roots.size()
+              << " different roots were signed (latest signer " << verifiers_[index].name() << ")\n";
   }
-  try_serve(sig.size(), root);
-  return Status::ok();
+  try_serve(size, root);
 }
 
 void Checkpoints::try_serve(uint64_t size, const Hash256& root) {

@@ -49,10 +49,13 @@ class Checkpoints {
  private:
   Checkpoints() = default;
   void try_serve(uint64_t size, const Hash256& root);
+  // Files a checked (or own) signature line and serves what it completes.
+  void record(uint64_t size, const Hash256& root, size_t index, crypto::note::NoteSignature line);
 
   std::string chain_id_;
   std::vector<crypto::note::NoteVerifier> verifiers_;
   std::optional<crypto::note::NoteSigner> signer_;
+  size_t self_index_ = 0;  // this validator's index, when signer_ is set
   size_t quorum_ = 0;
   std::map<uint64_t, Hash256> heads_;  // sizes we applied -> our root (recent ones)
   // size -> root -> validator index -> signature line

@@ -353,6 +353,9 @@ def main():
                     help=f"transactions per POST /v1/transactions:batch at maximum and half load "
                          f"(1..{BATCH_MAX}; 1: one raw POST /v1/transactions each)")
     ap.add_argument("--max-txs", type=int, default=400000, help="upper bound of pre-signed transactions")
+    ap.add_argument("--curve", default="",
+                    help="also measure latency at these offered rates, tx/s, comma-separated (e.g. 0,500,1000,2000): "
+                         "S/2 seconds each with the samplers, reported in latency_curve")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--log-level", default="", help="provd log_level (debug logs every commit)")
     args = ap.parse_args()
@@ -360,6 +363,12 @@ def main():
         ap.error("--duration must be 1..3600")
     if not (1 <= args.batch <= BATCH_MAX):
         ap.error(f"--batch must be 1..{BATCH_MAX}")
+    try:
+        curve_rates = [float(r) for r in args.curve.split(",") if r.strip()]
+    except ValueError:
+        ap.error("--curve takes comma-separated rates in tx/s, e.g. 0,500,1000")
+    if any(not (0 <= r <= 1e6) for r in curve_rates):
+        ap.error("--curve rates must be 0..1000000 tx/s")
     build = os.environ.get("PROV_BUILD_DIR", os.path.join(ROOT, "build"))
     provd = os.path.join(build, "node", "provd")
     provctl = os.path.join(build, "tools", "provctl")
@@ -380,7 +389,9 @@ def main():
         n_max = int(min(args.max_txs, max(2000, 2 * ceiling * args.duration)))
         n_half = int(min(args.max_txs, max(1000, ceiling * args.duration / 2)))
         n_sample = 20000
-        total = n_max + n_half + n_sample
+        curve_s = max(2.0, args.duration / 2)
+        n_curve = [int(r * curve_s * 1.2) + 100 for r in curve_rates]
+        total = n_max + n_half + n_sample + sum(n_curve) + 5000 * len(curve_rates)
         txfile = os.path.join(net.root, "txs.b64")
         t0 = time.monotonic()
         net.ctl("tx", "anchor-batch", "--count", str(total), "--dataset-prefix", "demo/bench-", "--out", txfile,
@@ -389,7 +400,9 @@ def main():
             txs = [base64.b64decode(line) for line in f]
         log(f"pre-signed {len(txs)} transactions in {time.monotonic() - t0:.1f} s "
             f"({sum(map(len, txs)) / len(txs):.0f} bytes each)")
-        max_txs, half_txs, sample_txs = txs[:n_max], txs[n_max:n_max + n_half], txs[n_max + n_half:]
+        max_txs, half_txs = txs[:n_max], txs[n_max:n_max + n_half]
+        sample_txs = txs[n_max + n_half:n_max + n_half + n_sample]
+        curve_txs = txs[n_max + n_half + n_sample:]
 
         if args.log_level:
             for n in net.validators:
@@ -490,6 +503,38 @@ def main():
         wait_drained(nodes, timeout_s=20)
         size_h1 = log_size(nodes[0])
         half_committed_per_s = (size_h1 - size_h0) / half_s
+        # ---- optional latency curve: the same samplers under paced loads
+        curve = []
+        at = 0
+        for rate, n in zip(curve_rates, n_curve):
+            wait_drained(nodes, timeout_s=30)
+            wait_quiet(pids)
+            log(f"latency curve: {rate:.0f} tx/s for {curve_s:.0f} s")
+            load_txs, at = curve_txs[at:at + n], at + n
+            probe_txs, at = curve_txs[at:at + 5000], at + 5000
+            start_at = time.time() + 0.5
+            stop_at = start_at + curve_s
+            c_join = run_load(ports, load_txs, args.procs, threads, start_at, stop_at, rate_per_s=rate,
+                              batch=args.batch) if rate > 0 else None
+            harness.wait_for("the curve point to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
+            st_c0, t_c0, ticks_c0 = nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]
+            c_ths, c_timed = sample_latency(ports, probe_txs, args.samplers, stop_at)
+            for th in c_ths:
+                th.join(timeout=60)
+            st_c1, t_c1, ticks_c1 = nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]
+            if c_join:
+                c_join()
+            cw = t_c1 - t_c0
+            c_lat = [ms for sent, ms in c_timed if sent >= start_at + curve_s / 4]
+            curve.append({
+                "offered_tx_per_s": rate,
+                "latency_ms_p50": round(percentile(c_lat, 50), 1) if c_lat else None,
+                "latency_ms_p90": round(percentile(c_lat, 90), 1) if c_lat else None,
+                "latency_ms_p99": round(percentile(c_lat, 99), 1) if c_lat else None,
+                "latency_samples": len(c_lat),
+                "rounds_per_s_node1": round((st_c1["round"] - st_c0["round"]) / cw, 1),
+                "cpu_percent_per_node": [round((b - a) / CLK_TCK / cw * 100, 1) for a, b in zip(ticks_c0, ticks_c1)],
+            })
         heights = [n.status()["height"] for n in nodes]
         # This machine's speed drifts (shared hosts): the ceiling is measured
         # again once the nodes are gone and the mean of both is the figure.
@@ -533,6 +578,7 @@ def main():
             "submissions_max_load": counts_max,
             "submissions_half_load": counts_half,
             "final_heights": heights,
+            **({"latency_curve": curve} if curve_rates else {}),
         }
         if args.json:
             print(json.dumps(result))
