@@ -358,9 +358,13 @@ def main():
                          "S/2 seconds each with the samplers, reported in latency_curve")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--log-level", default="", help="provd log_level (debug logs every commit)")
+    ap.add_argument("--worker-threads", type=int, default=0,
+                    help="provd worker_threads for every node (default: provd's own, docs/operator.md)")
     args = ap.parse_args()
     if not (1 <= args.duration <= 3600):
         ap.error("--duration must be 1..3600")
+    if not (0 <= args.worker_threads <= 256):
+        ap.error("--worker-threads must be 1..256 (0: provd's default)")
     if not (1 <= args.batch <= BATCH_MAX):
         ap.error(f"--batch must be 1..{BATCH_MAX}")
     try:
@@ -404,10 +408,15 @@ def main():
         sample_txs = txs[n_max + n_half:n_max + n_half + n_sample]
         curve_txs = txs[n_max + n_half + n_sample:]
 
+        extra = ""
         if args.log_level:
+            extra += f"log_level = {args.log_level}\n"
+        if args.worker_threads:
+            extra += f"worker_threads = {args.worker_threads}\n"
+        if extra:
             for n in net.validators:
                 with open(os.path.join(n.dir, "provd.conf"), "a") as f:
-                    f.write(f"log_level = {args.log_level}\n")
+                    f.write(extra)
         net.start()
         log(f"localnet in {net.root}, API ports {[n.api_port for n in net.validators]}")
         nodes = net.validators
