@@ -455,7 +455,7 @@ void Node::on_checkpoint(const v1::CheckpointSignature& sig) {
     ++bad_peer_messages_;
     return;
   }
-  after_commit();
+  after_commit(/*head_changed=*/false);
 }
 
 // ------------------------------------------------------------------ effects
@@ -592,8 +592,16 @@ void Node::on_commit_durable(const CommitJob& job, const Status& written) {
   after_commit();
 }
 
-void Node::after_commit() {
-  refresh_status();
+void Node::after_commit(bool head_changed) {
+  if (head_changed) {
+    refresh_status();
+  } else {
+    // Only the checkpoints moved: no need to read the head from the store
+    // (this runs for every checkpoint signature a peer sends).
+    std::lock_guard lock(mu_);
+    status_.checkpoint_size = checkpoints_->served_size();
+    note_ = checkpoints_->note();
+  }
   const auto& note = checkpoints_->note();
   if (!note) return;
   uint64_t size = checkpoints_->served_size();

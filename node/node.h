@@ -107,8 +107,9 @@ class Node final : public NodeService {
   Status apply_commit(consensus::Commit& c);
   struct CommitJob;
   void on_commit_durable(const CommitJob& job, const Status& written);
-  // Refreshes the status and answers checkpoint waiters the served note now satisfies.
-  void after_commit();
+  // Refreshes the status and answers checkpoint waiters the served note now
+  // satisfies; reads the head from the store only if `head_changed`.
+  void after_commit(bool head_changed = true);
   void arm_timer(uint64_t deadline_ms);
   void sync_tick();
   void refresh_status();
