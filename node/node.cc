@@ -71,6 +71,21 @@ void lower_admission_priority() {
   (void)lowered;
 }
 
+// The threads that verify proposal transactions this node has not admitted
+// and the commit writer run between the two: below the consensus strand,
+// which executes every block and forms every vote and QC on one thread
+// (under load it got a small share of the cores and a round stretched to
+// hundreds of milliseconds), above admission.
+constexpr int kHelperNice = 5;
+
+void lower_helper_priority() {
+  thread_local bool lowered = [] {
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kHelperNice);
+    return true;
+  }();
+  (void)lowered;
+}
+
 const char* sync_name(SyncState s) {
   switch (s) {
     case SyncState::kSynced: return "synced";
@@ -377,6 +392,7 @@ void Node::on_consensus(size_t from, cv1::ConsensusMessage msg) {
       auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
       for (size_t c = 0; c < chunks; ++c) {
         asio::post(*consensus_workers_, [this, txs, c, chunks, remaining, pending] {
+          lower_helper_priority();
           for (size_t i = c; i < txs->size(); i += chunks) ledger::prime_tx_signature(as_bytes((*txs)[i]));
           if (remaining->fetch_sub(1) == 1) {
             asio::post(io_, [this, pending] {
@@ -542,6 +558,7 @@ Status Node::apply_commit(consensus::Commit& c) {
     it = voted_keys_.erase(it);
   }
   asio::post(*commit_writer_, [this, job] {
+    lower_helper_priority();
     const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
     Status st = store_->apply(parts, /*sync=*/true);
     // Freed here, off the strand; the block's writes only if the core no
