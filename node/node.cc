@@ -55,35 +55,24 @@ constexpr size_t kGossipMaxTxs = 256;
 constexpr size_t kGossipMaxBytes = 256u << 10;
 constexpr uint64_t kGossipDelayUs = 2000;
 
-// Admission threads run at a lower CPU priority than the consensus strand
-// and the proposal-signature workers: under a flood of submissions, checking
-// new transactions must not starve the round in progress (a starved round
-// times out and wastes everything it carried). Linux applies setpriority()
-// to one thread when given its id. Called at the start of every admission
-// job; each thread lowers itself once.
+// Thread priorities. Admission threads run at a lower CPU priority than
+// everything else: under a flood of submissions, checking new transactions
+// must not starve the round in progress (a starved round times out and
+// wastes everything it carried). The threads that verify proposal
+// transactions this node has not admitted and the commit writer run between
+// the two: below the consensus strand, which executes every block and forms
+// every vote and QC on one thread (under load it got a small share of the
+// cores and a round stretched to hundreds of milliseconds), above admission.
 constexpr int kAdmissionNice = 10;
-
-void lower_admission_priority() {
-  thread_local bool lowered = [] {
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kAdmissionNice);
-    return true;
-  }();
-  (void)lowered;
-}
-
-// The threads that verify proposal transactions this node has not admitted
-// and the commit writer run between the two: below the consensus strand,
-// which executes every block and forms every vote and QC on one thread
-// (under load it got a small share of the cores and a round stretched to
-// hundreds of milliseconds), above admission.
 constexpr int kHelperNice = 5;
 
-void lower_helper_priority() {
-  thread_local bool lowered = [] {
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kHelperNice);
-    return true;
-  }();
-  (void)lowered;
+// Linux applies setpriority() to one thread when given its id. Called at
+// the start of every job; a thread changes its own priority once.
+void set_thread_nice(int nice) {
+  thread_local int current = 0;
+  if (current == nice) return;
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice);
+  current = nice;
 }
 
 const char* sync_name(SyncState s) {
@@ -392,7 +381,7 @@ void Node::on_consensus(size_t from, cv1::ConsensusMessage msg) {
       auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
       for (size_t c = 0; c < chunks; ++c) {
         asio::post(*consensus_workers_, [this, txs, c, chunks, remaining, pending] {
-          lower_helper_priority();
+          set_thread_nice(kHelperNice);
           for (size_t i = c; i < txs->size(); i += chunks) ledger::prime_tx_signature(as_bytes((*txs)[i]));
           if (remaining->fetch_sub(1) == 1) {
             asio::post(io_, [this, pending] {
@@ -558,7 +547,7 @@ Status Node::apply_commit(consensus::Commit& c) {
     it = voted_keys_.erase(it);
   }
   asio::post(*commit_writer_, [this, job] {
-    lower_helper_priority();
+    set_thread_nice(kHelperNice);
     const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
     Status st = store_->apply(parts, /*sync=*/true);
     // Freed here, off the strand; the block's writes only if the core no
@@ -714,7 +703,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
     // One job (and one post back) per chunk, not per transaction: a post
     // is an allocation and often a futex wake-up on either side.
     asio::post(*workers_, [this, snap, seq, from_client, chunk = std::move(chunk)]() mutable {
-      lower_admission_priority();
+      set_thread_nice(kAdmissionNice);
       ledger::TxContext ctx;  // the snapshot does not change: its registry is read once per chunk
       for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx, &ctx);
       asio::post(io_, [this, seq, from_client, chunk = std::move(chunk)]() mutable {
