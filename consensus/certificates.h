@@ -71,12 +71,12 @@ bool is_genesis_qc(const v1::QuorumCert& qc);
 class SignatureMemo {
  public:
   explicit SignatureMemo(size_t max_entries = 4096) : max_entries_(max_entries) {}
-  bool contains(const Hash256& key) const { return known_.count(key) > 0; }
+  // True (and counted as a hit) if `key` verified before.
+  bool recall(const Hash256& key);
   void add(const Hash256& key);
   // Remembers this replica's own vote, which it signed and need not check.
   void add_own_vote(const ValidatorSet& set, const v1::Vote& vote);
   size_t hits() const { return hits_; }
-  void count_hit() { ++hits_; }
 
  private:
   size_t max_entries_;

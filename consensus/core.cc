@@ -290,8 +290,7 @@ void Replica::try_propose(uint64_t now) {
   if (!head) return;
   ledger::BlockTemplate tmpl{validators_.epoch(), round_, std::max<int64_t>(static_cast<int64_t>(now), head->time_ms),
                              key_.public_key()};
-  const ledger::DecodedLookup decoded = [this](const Hash256& h) { return payload_.decoded(h); };
-  auto built = ledger::build_block_filtered(*state->top, tmpl, txs, nullptr, &decoded);
+  auto built = ledger::build_block_filtered(*state->top, tmpl, txs, nullptr, &decoded_);
   if (!built) return;
 
   v1::Proposal p;
@@ -616,8 +615,7 @@ Result<const Replica::Node*> Replica::insert_block(ByteView block, uint64_t now)
     while (!unapplied_.empty() && unapplied_.front().first <= head->height) unapplied_.pop_front();
   }
   PROV_ASSIGN_OR_RETURN(StateView state, state_at(parsed.parent));
-  const ledger::DecodedLookup decoded = [this](const Hash256& h) { return payload_.decoded(h); };
-  PROV_ASSIGN_OR_RETURN(ledger::AppliedBlock applied, ledger::apply_block(*state.top, block, &decoded));
+  PROV_ASSIGN_OR_RETURN(ledger::AppliedBlock applied, ledger::apply_block(*state.top, block, &decoded_));
   const Node& node = add_node(std::move(applied), static_cast<size_t>(parsed.block.txs_size()));
   return &node;
 }

@@ -139,6 +139,9 @@ class Replica {
   // applied at least); `payload` feeds proposals. Both must outlive the core.
   Replica(ValidatorSet validators, crypto::KeyPair key, const ledger::KvReader& committed, PayloadSource& payload,
           CoreConfig config = {});
+  // Not copyable or movable: decoded_ is bound to this object.
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
 
   // Loads the committed head and resumes from what the last PersistSafety
   // wrote (a default SafetyState and genesis_qc() on first start). With the
@@ -246,6 +249,8 @@ class Replica {
   size_t self_ = 0;
   const ledger::KvReader& committed_;
   PayloadSource& payload_;
+  // Execution takes the payload source's decoded transactions (bound once).
+  const ledger::DecodedLookup decoded_ = [this](const Hash256& h) { return payload_.decoded(h); };
   SignatureMemo sig_memo_;  // vote and timeout signatures verified once (certificates.h)
   CoreConfig config_;
 

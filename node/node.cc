@@ -599,15 +599,7 @@ void Node::on_commit_durable(const CommitJob& job, const Status& written) {
 }
 
 void Node::after_commit(bool head_changed) {
-  if (head_changed) {
-    refresh_status();
-  } else {
-    // Only the checkpoints moved: no need to read the head from the store
-    // (this runs for every checkpoint signature a peer sends).
-    std::lock_guard lock(mu_);
-    status_.checkpoint_size = checkpoints_->served_size();
-    note_ = checkpoints_->note();
-  }
+  refresh_status(head_changed);
   const auto& note = checkpoints_->note();
   if (!note) return;
   uint64_t size = checkpoints_->served_size();
@@ -902,19 +894,23 @@ std::shared_ptr<const ledger::KvReader> Node::snapshot() {
   return std::make_shared<ledger::CachingReader>(std::shared_ptr<const ledger::KvReader>(store_->snapshot()));
 }
 
-void Node::refresh_status() {
-  auto head = ledger::read_head(*store_);
+void Node::refresh_status(bool read_head) {
+  // Only a new head needs the store read (a peer's checkpoint signature,
+  // three per block, moves only the checkpoint fields).
+  std::optional<Result<ledger::Head>> head;
+  if (read_head) head = ledger::read_head(*store_);
   std::lock_guard lock(mu_);
   status_.chain_id = chain_id_;
   status_.node_name = name_;
   status_.version = release();
-  if (head) {
-    status_.height = head->height;
-    status_.last_block_hash = head->block_hash;
-    status_.last_block_time_ms = head->time_ms;
-    status_.log_size = head->log_size;
-    status_.log_root = head->log_root;
-    status_.epoch = head->epoch;
+  if (head && *head) {
+    const ledger::Head& h = head->value();
+    status_.height = h.height;
+    status_.last_block_hash = h.block_hash;
+    status_.last_block_time_ms = h.time_ms;
+    status_.log_size = h.log_size;
+    status_.log_root = h.log_root;
+    status_.epoch = h.epoch;
   }
   status_.round = replica_ ? replica_->current_round() : 0;
   status_.peers_configured = static_cast<uint32_t>(peers_.size());

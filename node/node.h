@@ -112,7 +112,7 @@ class Node final : public NodeService {
   void after_commit(bool head_changed = true);
   void arm_timer(uint64_t deadline_ms);
   void sync_tick();
-  void refresh_status();
+  void refresh_status(bool read_head = true);
   void fatal(const Status& st);
   void send_node_message(const PublicKey& peer, const v1::NodeMessage& msg);
   void broadcast_node_message(const v1::NodeMessage& msg);

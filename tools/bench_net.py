@@ -478,20 +478,33 @@ def main():
         quiet_s = wait_quiet(pids)
         log(f"backlog drained in {drain_s} s, nodes quiet {quiet_s} s later")
 
+        def paced(rate, seconds, load_txs, probe_txs, at_start=None):
+            """Paced load at `rate` (none for 0) for `seconds` while the samplers submit
+            `probe_txs` with wait=true; calls at_start() once the window opens. Returns
+            (window start, (sent, ms) samples, join of the load or None, at_start's value)."""
+            start_at = time.time() + 0.5
+            stop_at = start_at + seconds
+            join = run_load(ports, load_txs, args.procs, threads, start_at, stop_at, rate_per_s=rate,
+                            batch=args.batch) if rate > 0 else None
+            harness.wait_for("the paced window to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
+            started = at_start() if at_start else None
+            ths, timed = sample_latency(ports, probe_txs, args.samplers, stop_at)
+            for th in ths:
+                th.join(timeout=60)
+            return start_at, timed, join, started
+
+        def steady(timed, start_at, seconds):
+            """Latencies of submissions sent after the first quarter of the window (the
+            generator's processes start and open their connections in it)."""
+            return [ms for sent, ms in timed if sent >= start_at + seconds / 4]
+
         # ---- half load with latency samples
         half_rate = max(1.0, committed_per_s / 2)
         half_s = max(2.0, args.duration / 2)
         log(f"half load: {half_rate:.0f} tx/s for {half_s:.0f} s with {args.samplers} wait=true samplers")
-        start_at = time.time() + 0.5
-        stop_at = start_at + half_s
         size_h0 = log_size(nodes[0])
         sh0, mh0, t_h0 = nodes[0].status(), nodes[0].metrics(), time.time()
-        join = run_load(ports, half_txs, args.procs, threads, start_at, stop_at, rate_per_s=half_rate,
-                        batch=args.batch)
-        harness.wait_for("the half-load phase to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
-        ths, timed = sample_latency(ports, sample_txs, args.samplers, stop_at)
-        for th in ths:
-            th.join(timeout=60)
+        start_at, timed, join, _ = paced(half_rate, half_s, half_txs, sample_txs)
         sh1, mh1, t_h1 = nodes[0].status(), nodes[0].metrics(), time.time()
         hw = t_h1 - t_h0
         hblocks = sh1["height"] - sh0["height"]
@@ -502,11 +515,10 @@ def main():
             "round_timeouts": int(mh1.get("provd_consensus_timeouts_total", 0) -
                                   mh0.get("provd_consensus_timeouts_total", 0)),
         }
-        # As at maximum load, the first quarter of the window warms up (the
-        # generator's processes start, connections open): latency figures
-        # are of submissions sent after it; the p99 of all is reported too.
-        steady_from = start_at + half_s / 4
-        lat = [ms for sent, ms in timed if sent >= steady_from]
+        # As at maximum load, the first quarter of the window warms up:
+        # latency figures are of submissions sent after it; the p99 of all
+        # is reported too.
+        lat = steady(timed, start_at, half_s)
         lat_all = [ms for _, ms in timed]
         counts_half = join()
         wait_drained(nodes, timeout_s=20)
@@ -521,20 +533,14 @@ def main():
             log(f"latency curve: {rate:.0f} tx/s for {curve_s:.0f} s")
             load_txs, at = curve_txs[at:at + n], at + n
             probe_txs, at = curve_txs[at:at + 5000], at + 5000
-            start_at = time.time() + 0.5
-            stop_at = start_at + curve_s
-            c_join = run_load(ports, load_txs, args.procs, threads, start_at, stop_at, rate_per_s=rate,
-                              batch=args.batch) if rate > 0 else None
-            harness.wait_for("the curve point to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
-            st_c0, t_c0, ticks_c0 = nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]
-            c_ths, c_timed = sample_latency(ports, probe_txs, args.samplers, stop_at)
-            for th in c_ths:
-                th.join(timeout=60)
+            c_start, c_timed, c_join, (st_c0, t_c0, ticks_c0) = paced(
+                rate, curve_s, load_txs, probe_txs,
+                at_start=lambda: (nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]))
             st_c1, t_c1, ticks_c1 = nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]
             if c_join:
                 c_join()
             cw = t_c1 - t_c0
-            c_lat = [ms for sent, ms in c_timed if sent >= start_at + curve_s / 4]
+            c_lat = steady(c_timed, c_start, curve_s)
             curve.append({
                 "offered_tx_per_s": rate,
                 "latency_ms_p50": round(percentile(c_lat, 50), 1) if c_lat else None,
