@@ -176,6 +176,7 @@ TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const E
   Bytes index_key = u64_key(at.index);
   Bytes entry_bytes = serialize(entry);
   w->put(Column::kEntries, index_key, entry_bytes);
+  // Both keys, always together: check_duplicate reads only the second.
   w->put(Column::kEntryByHash, hash_key(tx.tx_hash), index_key);
   w->put(Column::kEntryByHash, entry_body_hash_key(tx.body_hash), index_key);
   w->put(Column::kAgency, string_key(tx.body.agency(), at.index), {});

@@ -153,14 +153,16 @@ Result<bool> entry_hash_exists(const KvReader& state, ByteView key) {
   return v->has_value();
 }
 
+// One point read: execution writes the body-hash key together with the
+// transaction-hash key (state.cc), so a committed transaction always has
+// both, and a different signature over a committed body (a replay) has only
+// the former. Reading the transaction hash as well found nothing new.
 std::optional<Rejected> check_duplicate(const KvReader& state, const DecodedTx& tx) {
   std::array<uint8_t, 1 + Hash256::kSize> body_key{'b'};  // body_hash_key, without an allocation
   std::copy(tx.body_hash.bytes.begin(), tx.body_hash.bytes.end(), body_key.begin() + 1);
-  for (ByteView key : {tx.tx_hash.view(), ByteView(body_key)}) {
-    auto seen = entry_hash_exists(state, key);
-    if (!seen) return storage_failure(seen.status());
-    if (*seen) return reject(Rejection::kDuplicate, "transaction already committed");
-  }
+  auto seen = entry_hash_exists(state, ByteView(body_key));
+  if (!seen) return storage_failure(seen.status());
+  if (*seen) return reject(Rejection::kDuplicate, "transaction already committed");
   return std::nullopt;
 }
 

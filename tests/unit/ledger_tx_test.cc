@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <sodium.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -21,6 +23,36 @@ Bytes wrap_body(const Bytes& body, const crypto::KeyPair& key, uint32_t version 
   st.set_signer(to_string(key.public_key()));
   st.set_signature(to_string(key.sign(crypto::purpose::kTransaction, Chain::kChainId, body)));
   return serialize(st);
+}
+
+// A valid Ed25519 signature by `key` over `message` with a random nonce
+// instead of RFC 8032's derived one: what a signer whose library or HSM
+// randomizes nonces produces. It verifies, and differs from key.sign_raw's.
+Signature sign_with_random_nonce(const crypto::KeyPair& key, const Bytes& message) {
+  std::array<uint8_t, 64> h{};
+  crypto_hash_sha512(h.data(), key.seed().data(), key.seed().size());
+  h[0] &= 248;
+  h[31] &= 127;
+  h[31] |= 64;
+  std::array<uint8_t, 64> wide{};
+  std::copy(h.begin(), h.begin() + 32, wide.begin());
+  std::array<uint8_t, 32> a{}, r{}, big_r{}, k{}, ka{}, s{};
+  crypto_core_ed25519_scalar_reduce(a.data(), wide.data());
+  crypto_core_ed25519_scalar_random(r.data());
+  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(big_r.data(), r.data()) == 0);
+  crypto_hash_sha512_state st;
+  crypto_hash_sha512_init(&st);
+  crypto_hash_sha512_update(&st, big_r.data(), big_r.size());
+  crypto_hash_sha512_update(&st, key.public_key().data(), key.public_key().size());
+  crypto_hash_sha512_update(&st, message.data(), message.size());
+  crypto_hash_sha512_final(&st, wide.data());
+  crypto_core_ed25519_scalar_reduce(k.data(), wide.data());
+  crypto_core_ed25519_scalar_mul(ka.data(), k.data(), a.data());
+  crypto_core_ed25519_scalar_add(s.data(), r.data(), ka.data());
+  Signature sig;
+  std::copy(big_r.begin(), big_r.end(), sig.data());
+  std::copy(s.begin(), s.end(), sig.data() + 32);
+  return sig;
 }
 
 }  // namespace
@@ -150,8 +182,25 @@ TEST_CASE("dataset rules: duplicates, unknown datasets and version conflicts") {
   Bytes first = c.sign(c.anchor("stats/a", "x"));
   REQUIRE(c.commit({first}).is_ok());
   CHECK(c.rejection_of(first) == Rejection::kDuplicate);
-  // The same body signed again is the same transaction (Ed25519 is deterministic);
-  // duplicate bodies are caught through the body hash too.
+  // The same body signed again is the same transaction (Ed25519 is
+  // deterministic), but a signer that randomizes its nonces makes another
+  // valid transaction of the same body: a replay, caught by the body hash.
+  {
+    auto committed = decode_transaction(first, 1u << 20);
+    REQUIRE(committed.is_ok());
+    const Bytes body = to_bytes(committed.value().envelope.body());
+    const Bytes message = crypto::domain_message(crypto::purpose::kTransaction, Chain::kChainId, body);
+    Signature other = sign_with_random_nonce(c.stats, message);
+    REQUIRE(crypto::verify_raw(c.stats.public_key(), message, other));
+    v1::SignedTransaction st;
+    st.set_version(1);
+    st.set_body(to_string(body));
+    st.set_signer(to_string(c.stats.public_key()));
+    st.set_signature(to_string(other));
+    Bytes resigned = serialize(st);
+    REQUIRE(resigned != first);
+    CHECK(c.rejection_of(resigned) == Rejection::kDuplicate);
+  }
   CHECK(c.rejection_of(c.sign(c.access("stats/nothing"))) == Rejection::kUnknownDataset);
   CHECK(c.rejection_of(c.sign(c.access("stats/a", 2))) == Rejection::kUnknownDataset);
   auto parent_missing = c.anchor("stats/b", "y");
