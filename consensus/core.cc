@@ -539,6 +539,8 @@ void Replica::commit_node(Node& node, v1::CommitProof proof) {
   // stands in for them until it has.
   c.block_writes = std::make_shared<const ledger::WriteSet>(std::move(node.writes));
   c.tx_count = node.tx_count;
+  c.header = node.header;
+  c.tx_hashes = std::move(node.tx_hashes);
   c.writes.put(ledger::Column::kCommitProofs, ledger::u64_key(node.height), as_bytes(proof.SerializeAsString()));
   c.proof = std::move(proof);
   unapplied_.emplace_back(node.height, c.block_writes);
@@ -630,6 +632,7 @@ const Replica::Node& Replica::add_node(ledger::AppliedBlock applied, size_t tx_c
   node.header_bytes = std::move(applied.header_bytes);
   node.header = std::move(applied.header);
   node.writes = std::move(applied.writes);
+  node.tx_hashes = std::move(applied.tx_hashes);
   node.tx_count = tx_count;
   node.proposer = validators_.index_of(PublicKey::from(as_bytes(node.header.proposer()))).value_or(0);
   blocks_by_round_[node.round].insert(node.id);

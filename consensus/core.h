@@ -102,6 +102,8 @@ struct Commit {
   ledger::WriteSet writes;
   v1::CommitProof proof;
   size_t tx_count;
+  ledger::v1::BlockHeader header;  // the committed block's, parsed
+  std::vector<Hash256> tx_hashes;  // SHA-256 of each transaction's bytes, in block order
 };
 struct SetTimer {
   uint64_t deadline_tick;
@@ -179,6 +181,7 @@ class Replica {
     Bytes header_bytes;
     ledger::v1::BlockHeader header;
     ledger::WriteSet writes;
+    std::vector<Hash256> tx_hashes;
     std::optional<v1::QuorumCert> qc;  // certifies this block
     size_t tx_count = 0;
     size_t proposer = 0;

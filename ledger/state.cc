@@ -186,9 +186,9 @@ TxResult<Hash256> execute_tx(const KvReader& state, const DecodedTx& tx, const E
 // Decodes (or takes from `decoded`), validates and executes `tx_bytes` at
 // `at` on state + w; on success its writes join `w`, on rejection `w` is
 // unchanged. A governance transaction that executes changes the registry, so
-// `ctx` starts afresh after it.
+// `ctx` starts afresh after it. `tx_hash` receives SHA-256(tx_bytes).
 TxResult<Hash256> run_tx(const KvReader& state, ByteView tx_bytes, const EntryPlace& at, WriteSet& w, TxContext& ctx,
-                         const DecodedLookup* decoded) {
+                         const DecodedLookup* decoded, Hash256* tx_hash) {
   Overlay view(state, w);
   if (Status st = ctx.load(view); !st.is_ok()) return state_failure(st);
   const uint32_t max_tx_bytes = ctx.params().max_tx_bytes();
@@ -209,6 +209,7 @@ TxResult<Hash256> run_tx(const KvReader& state, ByteView tx_bytes, const EntryPl
   auto leaf = execute_tx(view, *tx, at, &own, ctx);
   if (leaf) {
     w.merge(std::move(own));
+    *tx_hash = tx->tx_hash;
     if (tx->body.has_governance()) ctx.reset();
   }
   return leaf;
@@ -226,6 +227,7 @@ struct Execution {
   v1::BlockHeader header;  // all fields but round, proposer and time filled in by the caller
   WriteSet writes;
   std::vector<size_t> included;  // positions of the transactions actually included
+  std::vector<Hash256> tx_hashes;  // SHA-256 of each included transaction, in block order
 };
 
 // Installs the pending validator set if `epoch` starts a new epoch.
@@ -265,11 +267,13 @@ Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl,
   std::vector<Hash256> leaves;
   leaves.reserve(txs.size());
   ex.included.reserve(txs.size());
+  ex.tx_hashes.reserve(txs.size());
   crypto::merkle::MemoryTree payload;
   TxContext ctx;  // loaded by the first transaction, after the epoch's writes
   for (size_t i = 0; i < txs.size(); ++i) {
     EntryPlace at{ex.head.log_size + leaves.size(), height, tmpl.time_ms};
-    auto leaf = run_tx(state, txs[i], at, ex.writes, ctx, decoded);
+    Hash256 tx_hash;
+    auto leaf = run_tx(state, txs[i], at, ex.writes, ctx, decoded, &tx_hash);
     if (!leaf) {
       if (!dropped) return tx_status(i, leaf.rejected());
       dropped->emplace_back(i, leaf.rejected());
@@ -278,6 +282,7 @@ Result<Execution> execute_block(const KvReader& base, const BlockTemplate& tmpl,
     leaves.push_back(leaf.value());
     payload.append(txs[i]);
     ex.included.push_back(i);
+    ex.tx_hashes.push_back(tx_hash);
   }
   PROV_RETURN_IF_ERROR(log_append(state, ex.head.log_size, leaves, ex.writes));
   uint64_t log_size = ex.head.log_size + leaves.size();
@@ -305,6 +310,7 @@ AppliedBlock finish_block(Execution ex, Bytes header_bytes, Bytes block_bytes) {
   out.block_hash = crypto::sha256(header_bytes);
   out.header = ex.header;
   out.writes = std::move(ex.writes);
+  out.tx_hashes = std::move(ex.tx_hashes);
   out.writes.put(Column::kBlocks, u64_key(ex.header.height()), block_bytes);
   out.writes.put(Column::kBlockHashes, out.block_hash, u64_key(ex.header.height()));
   v1::ChainHead head;

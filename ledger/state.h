@@ -98,6 +98,7 @@ struct AppliedBlock {
   Hash256 block_hash;       // SHA-256(header_bytes)
   v1::BlockHeader header;
   WriteSet writes;          // everything applying the block changes
+  std::vector<Hash256> tx_hashes;  // SHA-256 of each transaction's bytes, in block order
 };
 
 // Builds the next block on top of the head of `state` from transactions the

@@ -25,12 +25,14 @@ const ledger::DecodedTx* Mempool::decoded(const Hash256& hash) const {
   return it == index_.end() ? nullptr : it->second->decoded.get();
 }
 
-void Mempool::remove(const Hash256& hash) {
+std::unique_ptr<const ledger::DecodedTx> Mempool::remove(const Hash256& hash) {
   auto it = index_.find(hash);
-  if (it == index_.end()) return;
+  if (it == index_.end()) return nullptr;
   bytes_ -= it->second->bytes().size();
+  std::unique_ptr<const ledger::DecodedTx> decoded = std::move(it->second->decoded);
   order_.erase(it->second);
   index_.erase(it);
+  return decoded;
 }
 
 void Mempool::mark_in_flight(const Hash256& hash, uint64_t now_ms) {

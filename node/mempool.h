@@ -36,8 +36,9 @@ class Mempool final : public consensus::PayloadSource {
   Added add(std::unique_ptr<const ledger::DecodedTx> tx);
   const ledger::DecodedTx* decoded(const Hash256& hash) const override;
   bool contains(const Hash256& hash) const { return index_.count(hash) > 0; }
-  // Forgets a committed transaction (no-op if absent).
-  void remove(const Hash256& hash);
+  // Forgets a committed transaction (no-op if absent) and hands back its
+  // decoded form, if it had one, for the caller to free where it likes.
+  std::unique_ptr<const ledger::DecodedTx> remove(const Hash256& hash);
   // Marks a transaction seen in a proposal at time `now_ms`.
   void mark_in_flight(const Hash256& hash, uint64_t now_ms);
   // Sets the clock used by pull() to expire in-flight marks.

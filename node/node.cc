@@ -52,6 +52,10 @@ constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting b
 // bound keeps a batch far below the frame limit (a lone transaction larger
 // than it travels alone).
 constexpr size_t kGossipMaxTxs = 256;
+// Durable blocks whose transactions admission looks up in memory (Node::
+// recent_durable_); a check that took longer than this many commits reads
+// the store instead.
+constexpr size_t kRecentDurableBlocks = 32;
 constexpr size_t kGossipMaxBytes = 256u << 10;
 constexpr uint64_t kGossipDelayUs = 2000;
 
@@ -516,27 +520,26 @@ struct Node::CommitJob {
   std::vector<Hash256> tx_hashes;
   std::shared_ptr<const ledger::WriteSet> block_writes;  // shared with the core until applied
   ledger::WriteSet writes;                               // commit proof, dropped voted blocks
+  std::vector<std::unique_ptr<const ledger::DecodedTx>> released;  // left the mempool
 };
 
 Status Node::apply_commit(consensus::Commit& c) {
-  ledger::v1::Block block;
-  ledger::v1::BlockHeader header;
-  if (!block.ParseFromArray(c.block.data(), static_cast<int>(c.block.size())) ||
-      !header.ParseFromString(block.header())) {
-    return Status::internal("committed block does not parse");
+  if (c.tx_hashes.size() != c.tx_count || c.header.log_size() < c.tx_count) {
+    return Status::internal("committed block's transaction count");
   }
   auto job = std::make_shared<CommitJob>();
   job->height = c.height;
-  job->log_size = header.log_size();
-  if (!job->log_root.assign(as_bytes(header.log_root()))) return Status::internal("committed log root size");
-  job->first_index = header.log_size() - static_cast<uint64_t>(block.txs_size());
-  job->tx_hashes.reserve(static_cast<size_t>(block.txs_size()));
-  for (const std::string& tx : block.txs()) {
-    Hash256 hash = crypto::sha256(as_bytes(tx));
-    mempool_->remove(hash);
+  job->log_size = c.header.log_size();
+  if (!job->log_root.assign(as_bytes(c.header.log_root()))) return Status::internal("committed log root size");
+  job->first_index = c.header.log_size() - c.tx_count;
+  job->released.reserve(c.tx_hashes.size());
+  for (const Hash256& hash : c.tx_hashes) {
+    // Destroyed on the commit writer, not here: freeing the decoded forms
+    // of a large block's transactions was a tenth of the strand's time.
+    if (auto decoded = mempool_->remove(hash)) job->released.push_back(std::move(decoded));
     committing_.insert(hash);
-    job->tx_hashes.push_back(hash);
   }
+  job->tx_hashes = std::move(c.tx_hashes);
   job->block_writes = std::move(c.block_writes);
   job->writes = std::move(c.writes);
   // Voted blocks at or below the committed height are no longer needed for
@@ -554,14 +557,25 @@ Status Node::apply_commit(consensus::Commit& c) {
     // longer layers them.
     job->writes = ledger::WriteSet();
     job->block_writes.reset();
+    job->released.clear();
     asio::post(io_, [this, job, st] { on_commit_durable(*job, st); });
   });
   return Status::ok();
 }
 
+void Node::made_durable(const std::vector<Hash256>& tx_hashes) {
+  ++durable_seq_;
+  recent_durable_.emplace_back(durable_seq_, tx_hashes);
+  recent_durable_index_.insert(tx_hashes.begin(), tx_hashes.end());
+  while (recent_durable_.size() > kRecentDurableBlocks) {
+    for (const Hash256& h : recent_durable_.front().second) recent_durable_index_.erase(h);
+    recent_durable_.pop_front();
+  }
+}
+
 void Node::on_commit_durable(const CommitJob& job, const Status& written) {
   if (!written.is_ok()) return fatal(written);
-  ++durable_seq_;
+  made_durable(job.tx_hashes);
   for (size_t i = 0; i < job.tx_hashes.size(); ++i) {
     const Hash256& hash = job.tx_hashes[i];
     committing_.erase(hash);
@@ -727,8 +741,12 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
   // its block was applied). Committed transactions never enter the pool.
   bool committed = committing_.count(hash) > 0;
   if (!committed && durable_seq_ != snapshot_seq) {
-    auto stored = store_->get(ledger::Column::kEntryByHash, hash.view());
-    committed = stored && *stored;
+    if (!recent_durable_.empty() && recent_durable_.front().first <= snapshot_seq + 1) {
+      committed = recent_durable_index_.count(hash) > 0;  // every block durable since is in there
+    } else {
+      auto stored = store_->get(ledger::Column::kEntryByHash, hash.view());
+      committed = stored && *stored;
+    }
   }
   if (committed) {
     r.state = SubmitState::kRejected;
@@ -863,7 +881,7 @@ void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp)
     applied->writes.put(ledger::Column::kCommitProofs, ledger::u64_key(header->height()), as_bytes(sb.commit_proof()));
     Status st = store_->apply(applied->writes, /*sync=*/true);
     if (!st.is_ok()) return fatal(st);
-    ++durable_seq_;
+    made_durable(applied->tx_hashes);
     {
       std::lock_guard lock(mu_);
       ++synced_blocks_;
@@ -872,7 +890,7 @@ void Node::on_sync_response(const PublicKey& peer, const v1::SyncResponse& resp)
     Hash256 root;
     root.assign(as_bytes(header->log_root()));
     checkpoints_->on_durable_head(header->log_size(), root, /*sign=*/false);
-    for (const std::string& tx : block.txs()) mempool_->remove(crypto::sha256(as_bytes(tx)));
+    for (const Hash256& hash : applied->tx_hashes) mempool_->remove(hash);
   }
   after_commit();
   uint64_t height = status().height;

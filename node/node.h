@@ -193,6 +193,12 @@ class Node final : public NodeService {
   // checked against a snapshot taken when this was the same needs no store
   // read to rule out a commit since: committing_ covers the ones in flight.
   uint64_t durable_seq_ = 0;
+  // The transactions of the last few durable blocks, by their durable_seq_:
+  // a verdict against a snapshot no older than these is ruled out (or in) as
+  // committed since by a lookup here instead of a store read on the strand.
+  std::deque<std::pair<uint64_t, std::vector<Hash256>>> recent_durable_;
+  std::unordered_set<Hash256, crypto::FixedBytesHash> recent_durable_index_;
+  void made_durable(const std::vector<Hash256>& tx_hashes);
 
   // Admitted client transactions not yet gossiped: sent together as one
   // Transactions message when a size bound is reached or gossip_timer_ fires

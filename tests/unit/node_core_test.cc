@@ -48,12 +48,28 @@ TEST_CASE("mempool: bounded, deduplicated, oldest first, in-flight marks expire"
   CHECK(pool.pull(2, 1000) == std::vector<Bytes>{tx(2), tx(3)});
   pool.set_now(200);  // the mark expired: offered again
   CHECK(pool.pull(1, 1000) == std::vector<Bytes>{tx(1)});
-  pool.remove(h(1));
+  CHECK(pool.remove(h(1)) == nullptr);  // added without a decoded form
+  CHECK(pool.size() == 2);
+  CHECK(pool.remove(h(1)) == nullptr);  // absent: nothing happens
   CHECK(pool.size() == 2);
   CHECK(pool.add(h(4), tx(4)) == Mempool::Added::kAdded);
   CHECK(pool.pull(10, 7) == std::vector<Bytes>{tx(2)});  // byte bound: 4 + 4 > 7
   Mempool small(10, 10);
   CHECK(small.add(h(5), Bytes(11, 1)) == Mempool::Added::kFull);
+
+  // A decoded transaction leaves with its decoded form, for the caller to free.
+  auto decoded = std::make_unique<ledger::DecodedTx>();
+  decoded->bytes = tx(6);
+  decoded->tx_hash = h(6);
+  const ledger::DecodedTx* kept = decoded.get();
+  CHECK(small.add(std::move(decoded)) == Mempool::Added::kAdded);
+  CHECK(small.decoded(h(6)) == kept);
+  CHECK(small.bytes() == tx(6).size());
+  auto released = small.remove(h(6));
+  CHECK(released.get() == kept);
+  CHECK(small.size() == 0);
+  CHECK(small.bytes() == 0);
+  CHECK(small.decoded(h(6)) == nullptr);
 }
 
 namespace {
