@@ -471,6 +471,15 @@ def main():
                     b.get("provd_mempool_txs", 0) - a.get("provd_mempool_txs", 0))
         vk = "provd_tx_signatures_verified_total"
         verified_per_tx = [round((b.get(vk, 0) - a.get(vk, 0)) / max(1, entered(a, b)), 3) for a, b in zip(ms0, ms1)]
+        # Where each node's CPU went, per committed transaction: the whole
+        # of it, and what is left after its signature verifications. Less
+        # sensitive to the machine's drift than a rate, and what the ratio
+        # to the ceiling is made of: ratio = verify cost / (both costs).
+        committed_in_window = max(1, size1 - size0)
+        cpu_us_per_tx = [round((b - a) / CLK_TCK / committed_in_window * 1e6, 1) for a, b in zip(ticks0, ticks1)]
+        mean_cpu_us = sum(cpu_us_per_tx) / len(cpu_us_per_tx)
+        non_verify_us = (mean_cpu_us - verify_us_in_nodes * sum(verified_per_tx) / len(verified_per_tx)
+                         if verify_us_in_nodes else None)
         # The generator's processes are children: their CPU is in children_* once they have exited.
         gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
         log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
@@ -580,6 +589,9 @@ def main():
             "ceiling_in_nodes_tx_per_s": round(ceiling_in_nodes, 1) if ceiling_in_nodes else None,
             "ratio_to_ceiling_in_nodes": round(committed_per_s / ceiling_in_nodes, 3) if ceiling_in_nodes else None,
             "verifications_per_tx": verified_per_tx,
+            "verify_us_outside_nodes": round(1e6 / ((verify_per_s + verify_after_per_s) / 2), 2),
+            "node_cpu_us_per_tx": cpu_us_per_tx,
+            "non_verify_cpu_us_per_tx": round(non_verify_us, 1) if non_verify_us is not None else None,
             "half_load_offered_tx_per_s": round(half_rate, 1),
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "half_load_shape_node1": half_shape,
