@@ -509,7 +509,10 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
     w.put(ledger::Column::kSafety, key, *p.voted_block);
     voted_keys_.emplace(p.voted_height, std::move(key));
   }
-  return store_->apply(w, /*sync=*/true);
+  auto t0 = std::chrono::steady_clock::now();
+  Status st = store_->apply(w, /*sync=*/true);
+  safety_writes_.add(std::chrono::steady_clock::now() - t0);
+  return st;
 }
 
 struct Node::CommitJob {
@@ -552,7 +555,9 @@ Status Node::apply_commit(consensus::Commit& c) {
   asio::post(*commit_writer_, [this, job] {
     set_thread_nice(kHelperNice);
     const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
+    auto t0 = std::chrono::steady_clock::now();
     Status st = store_->apply(parts, /*sync=*/true);
+    commit_writes_.add(std::chrono::steady_clock::now() - t0);
     // Freed here, off the strand; the block's writes only if the core no
     // longer layers them.
     job->writes = ledger::WriteSet();
@@ -1014,6 +1019,14 @@ std::string Node::metrics_text() {
       << ledger::kVerifyTimingEvery << ").\n# TYPE provd_tx_signature_verify_cpu_seconds summary\n"
       << "provd_tx_signature_verify_cpu_seconds_sum " << static_cast<double>(sigs.timed_verify_cpu_ns) / 1e9 << "\n"
       << "provd_tx_signature_verify_cpu_seconds_count " << sigs.timed_verifications << "\n";
+  auto summary = [&](const char* name, const char* help, const WriteTimes& t) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " summary\n"
+        << name << "_sum " << static_cast<double>(t.ns.load()) / 1e9 << "\n"
+        << name << "_count " << t.count.load() << "\n";
+  };
+  summary("provd_safety_write_seconds", "Synced writes of the consensus safety record (one before each vote).",
+          safety_writes_);
+  summary("provd_commit_write_seconds", "Synced writes of committed blocks (the commit writer).", commit_writes_);
   gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
         checkpoints_->equivocations(), "counter");
   if (replica_) {

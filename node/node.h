@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
@@ -220,6 +221,18 @@ class Node final : public NodeService {
   uint64_t gossip_txs_out_ = 0;       // transactions in them
   uint64_t gossip_txs_in_ = 0;        // transactions received in peers' Transactions messages
   std::atomic<bool> stopping_{false};
+  // Wall time of the synced RocksDB writes a round waits for: the safety
+  // record before each vote (strand) and each committed block (writer).
+  struct WriteTimes {
+    std::atomic<uint64_t> ns{0};
+    std::atomic<uint64_t> count{0};
+    void add(std::chrono::steady_clock::duration d) {
+      ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+      ++count;
+    }
+  };
+  WriteTimes safety_writes_;
+  WriteTimes commit_writes_;
 };
 
 }  // namespace prov::node

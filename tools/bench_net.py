@@ -70,6 +70,12 @@ def signature_ceiling(provbench, validators):
     return cores, verify, cores * verify / validators
 
 
+def write_ms(m0, m1, name):
+    """Mean wall time in ms of the synced writes a summary metric counts between two scrapes."""
+    n = m1.get(name + "_count", 0) - m0.get(name + "_count", 0)
+    return round((m1.get(name + "_sum", 0) - m0.get(name + "_sum", 0)) / n * 1e3, 2) if n else None
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -454,6 +460,8 @@ def main():
             "rounds_per_s": round((st1["round"] - st0["round"]) / window, 2),
             "round_timeouts": int(m1.get("provd_consensus_timeouts_total", 0) - m0.get("provd_consensus_timeouts_total", 0)),
             "mempool_txs_at_end": st1["mempool_txs"],
+            "safety_write_ms": write_ms(m0, m1, "provd_safety_write_seconds"),
+            "commit_write_ms": write_ms(m0, m1, "provd_commit_write_seconds"),
         }
         cpu = [round((b - a) / CLK_TCK / window * 100, 1) for a, b in zip(ticks0, ticks1)]
         # What one verification cost inside the nodes during the window
@@ -523,6 +531,8 @@ def main():
             "rounds_per_s": round((sh1["round"] - sh0["round"]) / hw, 2),
             "round_timeouts": int(mh1.get("provd_consensus_timeouts_total", 0) -
                                   mh0.get("provd_consensus_timeouts_total", 0)),
+            "safety_write_ms": write_ms(mh0, mh1, "provd_safety_write_seconds"),
+            "commit_write_ms": write_ms(mh0, mh1, "provd_commit_write_seconds"),
         }
         # As at maximum load, the first quarter of the window warms up:
         # latency figures are of submissions sent after it; the p99 of all
