@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 
 #include "crypto/encoding.h"
@@ -104,6 +105,26 @@ Result<PeerInfo> peer_info(const std::string& name, const std::string& key_bytes
 
 }  // namespace
 
+Status migrate_safety(ledger::store::RocksStore& ledger, ledger::store::RocksStore& safety) {
+  std::vector<std::pair<Bytes, Bytes>> legacy;
+  PROV_RETURN_IF_ERROR(ledger.scan(ledger::Column::kSafety, {}, {}, kMaxVotedBlocks + 1, [&](ByteView k, ByteView v) {
+    legacy.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  }));
+  if (legacy.empty()) return Status::ok();
+  PROV_ASSIGN_OR_RETURN(auto current, safety.get(ledger::Column::kSafety, as_bytes(kSafetyKey)));
+  if (!current) {
+    ledger::WriteSet copy;
+    for (const auto& [k, v] : legacy) copy.put(ledger::Column::kSafety, k, v);
+    PROV_RETURN_IF_ERROR(safety.apply(copy, /*sync=*/true));
+  }
+  ledger::WriteSet erase;
+  for (const auto& kv : legacy) erase.erase(ledger::Column::kSafety, kv.first);
+  PROV_RETURN_IF_ERROR(ledger.apply(erase, /*sync=*/true));
+  LOG_INFO("moved the consensus safety state (" << legacy.size() << " records) into its own store");
+  return Status::ok();
+}
+
 uint64_t Node::now_ms() {
   using namespace std::chrono;
   return static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
@@ -130,6 +151,16 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   ledger::store::StoreOptions options;
   options.memory = ledger::store::MemoryBudget::create(config.block_cache_bytes, config.write_buffer_bytes);
   PROV_ASSIGN_OR_RETURN(n->store_, ledger::store::RocksStore::open(config.data_dir, options));
+  // A subdirectory RocksDB leaves alone (it only touches files it named).
+  ledger::store::StoreOptions safety_options;
+  safety_options.memory = options.memory;
+  safety_options.memtable_bytes = 4u << 20;
+  safety_options.max_wal_bytes = 16u << 20;
+  safety_options.background_jobs_max = 1;
+  PROV_ASSIGN_OR_RETURN(n->safety_store_, ledger::store::RocksStore::open(
+                                              (std::filesystem::path(config.data_dir) / kSafetyDirName).string(),
+                                              safety_options));
+  PROV_RETURN_IF_ERROR(migrate_safety(*n->store_, *n->safety_store_));
 
   // First start: install the genesis. Later starts: the store must be for
   // this very genesis, or the operator pointed the node at the wrong file.
@@ -206,6 +237,7 @@ Node::~Node() {
   if (consensus_workers_) consensus_workers_->join();
   if (commit_writer_) commit_writer_->join();
   replica_.reset();
+  if (safety_store_) (void)safety_store_->close();
   if (store_) (void)store_->close();
 }
 
@@ -248,7 +280,7 @@ Status Node::run() {
     consensus::SafetyState safety;
     cv1::QuorumCert high_qc = consensus::genesis_qc();
     std::optional<cv1::TimeoutCert> last_tc;
-    auto stored = store_->get(ledger::Column::kSafety, as_bytes(kSafetyKey));
+    auto stored = safety_store_->get(ledger::Column::kSafety, as_bytes(kSafetyKey));
     if (!stored) return stored.status();
     if (*stored) {
       v1::SafetyRecord rec;
@@ -260,7 +292,7 @@ Status Node::run() {
       if (rec.has_last_tc()) last_tc = rec.last_tc();
     }
     std::vector<Bytes> voted;
-    PROV_RETURN_IF_ERROR(store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
+    PROV_RETURN_IF_ERROR(safety_store_->scan(ledger::Column::kSafety, as_bytes(kVotedBlockPrefix), {}, kMaxVotedBlocks,
                                       [&](ByteView key, ByteView value) {
                                         voted.emplace_back(value.begin(), value.end());
                                         if (key.size() >= kVotedBlockPrefix.size() + 8) {
@@ -287,6 +319,7 @@ Status Node::run() {
   commit_writer_->join();  // every commit handed over is written before the store closes
   PROV_RETURN_IF_ERROR(store_->sync_wal());
   PROV_RETURN_IF_ERROR(store_->flush());
+  PROV_RETURN_IF_ERROR(safety_store_->flush());
   LOG_INFO("stopped at height " << status().height);
   return Status::ok();
 }
@@ -510,7 +543,7 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
     voted_keys_.emplace(p.voted_height, std::move(key));
   }
   auto t0 = std::chrono::steady_clock::now();
-  Status st = store_->apply(w, /*sync=*/true);
+  Status st = safety_store_->apply(w, /*sync=*/true);
   safety_writes_.add(std::chrono::steady_clock::now() - t0);
   return st;
 }
@@ -522,7 +555,8 @@ struct Node::CommitJob {
   uint64_t first_index = 0;
   std::vector<Hash256> tx_hashes;
   std::shared_ptr<const ledger::WriteSet> block_writes;  // shared with the core until applied
-  ledger::WriteSet writes;                               // commit proof, dropped voted blocks
+  ledger::WriteSet writes;                               // commit proof
+  ledger::WriteSet voted_done;                           // voted blocks now committed (safety store)
   std::vector<std::unique_ptr<const ledger::DecodedTx>> released;  // left the mempool
 };
 
@@ -546,10 +580,11 @@ Status Node::apply_commit(consensus::Commit& c) {
   job->block_writes = std::move(c.block_writes);
   job->writes = std::move(c.writes);
   // Voted blocks at or below the committed height are no longer needed for
-  // a restart: dropped in the same atomic batch. Their keys are known here
-  // (a scan of the column walked every tombstone of the blocks before).
+  // a restart: dropped from the safety store once the block is durable.
+  // Their keys are known here (a scan of the column walked every tombstone
+  // of the blocks before).
   for (auto it = voted_keys_.begin(); it != voted_keys_.end() && it->first <= job->height;) {
-    job->writes.erase(ledger::Column::kSafety, it->second);
+    job->voted_done.erase(ledger::Column::kSafety, it->second);
     it = voted_keys_.erase(it);
   }
   asio::post(*commit_writer_, [this, job] {
@@ -558,6 +593,9 @@ Status Node::apply_commit(consensus::Commit& c) {
     auto t0 = std::chrono::steady_clock::now();
     Status st = store_->apply(parts, /*sync=*/true);
     commit_writes_.add(std::chrono::steady_clock::now() - t0);
+    // Not synced: a drop lost in a crash leaves a stale voted block, which
+    // the restarted node loads and drops again at its next commit.
+    if (st.is_ok() && !job->voted_done.empty()) st = safety_store_->apply(job->voted_done, /*sync=*/false);
     // Freed here, off the strand; the block's writes only if the core no
     // longer layers them.
     job->writes = ledger::WriteSet();

@@ -5,6 +5,8 @@
 #include "node/checkpoints.h"
 #include "node/config.h"
 #include "node/mempool.h"
+#include "node/node.h"
+#include "store_test_dir.h"
 
 using namespace prov;
 using namespace prov::node;
@@ -147,4 +149,53 @@ TEST_CASE("checkpoints: served once q validators signed a head we applied, never
     c.on_durable_head(6, root);
     CHECK(c.served_size() == 8);
   }
+}
+
+TEST_CASE("safety state: moved out of the ledger store once, never over a newer record") {
+  using ledger::Column;
+  using ledger::store::RocksStore;
+  ledger::store::testing::TempDir dir;
+  auto ledger_store = RocksStore::open(dir.path() + "/ledger");
+  auto safety_store = RocksStore::open(dir.path() + "/safety");
+  REQUIRE(ledger_store.is_ok());
+  REQUIRE(safety_store.is_ok());
+  RocksStore& ledger = **ledger_store;
+  RocksStore& safety = **safety_store;
+  auto get = [](RocksStore& s, std::string_view key) {
+    auto v = s.get(Column::kSafety, as_bytes(key));
+    REQUIRE(v.is_ok());
+    return v->has_value() ? to_string(**v) : std::string("(none)");
+  };
+  auto count = [](RocksStore& s) {
+    size_t n = 0;
+    REQUIRE(s.scan(Column::kSafety, {}, {}, 100, [&](ByteView, ByteView) { return ++n, true; }).is_ok());
+    return n;
+  };
+
+  CHECK(migrate_safety(ledger, safety).is_ok());  // nothing to move
+  CHECK(count(safety) == 0);
+
+  ledger::WriteSet legacy;  // what provd kept in the ledger store before
+  legacy.put(Column::kSafety, as_bytes("state"), as_bytes("record-1"));
+  legacy.put(Column::kSafety, as_bytes("voted/a"), as_bytes("block-a"));
+  legacy.put(Column::kSafety, as_bytes("voted/b"), as_bytes("block-b"));
+  REQUIRE(ledger.apply(legacy, true).is_ok());
+  REQUIRE(migrate_safety(ledger, safety).is_ok());
+  CHECK(get(safety, "state") == "record-1");
+  CHECK(get(safety, "voted/a") == "block-a");
+  CHECK(get(safety, "voted/b") == "block-b");
+  CHECK(count(ledger) == 0);
+  REQUIRE(migrate_safety(ledger, safety).is_ok());  // again: no change
+  CHECK(get(safety, "state") == "record-1");
+  CHECK(count(safety) == 3);
+
+  // A crash after the copy and before the erase left both; the safety
+  // store's record is the newer one (votes went on there) and stays.
+  ledger::WriteSet newer;
+  newer.put(Column::kSafety, as_bytes("state"), as_bytes("record-2"));
+  REQUIRE(safety.apply(newer, true).is_ok());
+  REQUIRE(ledger.apply(legacy, true).is_ok());
+  REQUIRE(migrate_safety(ledger, safety).is_ok());
+  CHECK(get(safety, "state") == "record-2");
+  CHECK(count(ledger) == 0);
 }
