@@ -77,15 +77,14 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
   committed_proposers_.clear();
   uint64_t first = head.height > config_.reputation_window ? head.height - config_.reputation_window + 1 : 1;
   for (uint64_t h = first; h <= head.height; ++h) {
-    PROV_ASSIGN_OR_RETURN(auto stored, committed_.get(ledger::Column::kBlocks, ledger::u64_key(h)));
+    PROV_ASSIGN_OR_RETURN(auto stored, ledger::read_stored_block(committed_, h));
     if (!stored) return Status::corruption("committed block " + std::to_string(h) + " is missing");
-    PROV_ASSIGN_OR_RETURN(ParsedBlock b, parse_block(*stored));
-    std::optional<size_t> proposer = validators_.index_of(PublicKey::from(as_bytes(b.header.proposer())));
+    std::optional<size_t> proposer = validators_.index_of(PublicKey::from(as_bytes(stored->header.proposer())));
     committed_proposers_.push_back(proposer.value_or(0));
     if (h == head.height) {
-      root_.round = b.header.round();
-      root_.header_bytes = to_bytes(b.block.header());
-      root_.tx_count = static_cast<size_t>(b.block.txs_size());
+      root_.round = stored->header.round();
+      root_.header_bytes = std::move(stored->header_bytes);
+      root_.tx_count = static_cast<size_t>(stored->tx_count);
       PROV_ASSIGN_OR_RETURN(auto proof_bytes, committed_.get(ledger::Column::kCommitProofs, ledger::u64_key(h)));
       v1::CommitProof proof;
       if (proof_bytes && proof.ParseFromArray(proof_bytes->data(), static_cast<int>(proof_bytes->size())) &&
@@ -676,10 +675,12 @@ void Replica::handle_block_request(size_t from, const v1::BlockRequest& r) {
     // The requester is behind our committed head: serve committed blocks with
     // their commit proofs, oldest first, from the store.
     uint64_t last = std::min(root_.height, r.known_height() + config_.max_blocks_per_response);
-    for (uint64_t h = r.known_height() + 1; h <= last; ++h) {
-      auto block = committed_.get(ledger::Column::kBlocks, ledger::u64_key(h));
+    size_t bytes = 0;
+    for (uint64_t h = r.known_height() + 1; h <= last && bytes < config_.max_response_bytes; ++h) {
+      auto block = ledger::read_block(committed_, h);
       auto proof = committed_.get(ledger::Column::kCommitProofs, ledger::u64_key(h));
       if (!block || !*block || !proof || !*proof) break;
+      bytes += (*block)->size() + (*proof)->size();
       v1::CertifiedBlock* cb = resp->add_blocks();
       cb->set_block(to_string(**block));
       if (!cb->mutable_commit_proof()->ParseFromArray((*proof)->data(), static_cast<int>((*proof)->size()))) break;
@@ -692,7 +693,9 @@ void Replica::handle_block_request(size_t from, const v1::BlockRequest& r) {
       path.push_back(&it->second);
       at = it->second.parent;
     }
-    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+    size_t bytes = 0;
+    for (auto it = path.rbegin(); it != path.rend() && bytes < config_.max_response_bytes; ++it) {
+      bytes += (*it)->block.size();
       v1::CertifiedBlock* cb = resp->add_blocks();
       cb->set_block(to_string((*it)->block));
       if ((*it)->qc) *cb->mutable_qc() = *(*it)->qc;

@@ -257,7 +257,7 @@ Result<ConsistencyProof> consistency_proof(const KvReader& state, uint64_t old_s
 }
 
 Result<BlockRecord> block_by_height(const KvReader& state, uint64_t height) {
-  PROV_ASSIGN_OR_RETURN(auto raw, state.get(Column::kBlocks, u64_key(height)));
+  PROV_ASSIGN_OR_RETURN(auto raw, read_block(state, height));
   if (!raw) return Status::not_found("no block at height " + std::to_string(height));
   auto block = decode_block(*raw, raw->size());
   if (!block) return Status::corruption("stored block: " + block.status().message());

@@ -311,7 +311,10 @@ AppliedBlock finish_block(Execution ex, Bytes header_bytes, Bytes block_bytes) {
   out.header = ex.header;
   out.writes = std::move(ex.writes);
   out.tx_hashes = std::move(ex.tx_hashes);
-  out.writes.put(Column::kBlocks, u64_key(ex.header.height()), block_bytes);
+  v1::StoredBlock stored;
+  stored.set_header(to_string(header_bytes));
+  stored.set_tx_count(out.tx_hashes.size());
+  out.writes.put(Column::kBlocks, u64_key(ex.header.height()), serialize(stored));
   out.writes.put(Column::kBlockHashes, out.block_hash, u64_key(ex.header.height()));
   v1::ChainHead head;
   head.set_version(1);
@@ -402,6 +405,48 @@ Result<Head> read_head(const KvReader& state) {
     return Status::corruption("head hash of the wrong size");
   }
   return out;
+}
+
+Result<std::optional<StoredBlockInfo>> read_stored_block(const KvReader& state, uint64_t height) {
+  PROV_ASSIGN_OR_RETURN(auto raw, state.get(Column::kBlocks, u64_key(height)));
+  if (!raw) return std::optional<StoredBlockInfo>();
+  v1::StoredBlock stored;
+  if (!parse_canonical(*raw, stored)) return Status::corruption("stored block " + std::to_string(height));
+  auto header = decode_header(as_bytes(stored.header()));
+  if (!header) return Status::corruption("stored block " + std::to_string(height) + ": " + header.status().message());
+  if (header->height() != height || header->log_size() < stored.tx_count()) {
+    return Status::corruption("stored block " + std::to_string(height) + ": header disagrees");
+  }
+  StoredBlockInfo info;
+  info.header_bytes = to_bytes(stored.header());
+  info.header = std::move(header).value();
+  info.tx_count = stored.tx_count();
+  return std::optional<StoredBlockInfo>(std::move(info));
+}
+
+Result<std::optional<Bytes>> read_block(const KvReader& state, uint64_t height) {
+  PROV_ASSIGN_OR_RETURN(auto info, read_stored_block(state, height));
+  if (!info) return std::optional<Bytes>();
+  const uint64_t first = info->header.log_size() - info->tx_count;
+  v1::Block block;
+  block.set_header(to_string(info->header_bytes));
+  Status bad = Status::ok();
+  uint64_t next = first;
+  PROV_RETURN_IF_ERROR(state.scan(Column::kEntries, {}, u64_key(first), info->tx_count, [&](ByteView key, ByteView value) {
+    auto entry = decode_entry(value);
+    if (key.size() != 8 || get_u64_be(key.data()) != next || !entry || entry->index() != next) {
+      bad = Status::corruption("entry " + std::to_string(next) + " of block " + std::to_string(height));
+      return false;
+    }
+    block.add_txs(entry->tx());
+    ++next;
+    return true;
+  }));
+  PROV_RETURN_IF_ERROR(bad);
+  if (next != first + info->tx_count) {
+    return Status::corruption("block " + std::to_string(height) + " is missing entry " + std::to_string(next));
+  }
+  return std::optional<Bytes>(serialize(block));
 }
 
 Status check_state_format(const KvReader& state) {

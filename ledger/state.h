@@ -31,7 +31,9 @@
 // Index layout (all integers u64 big-endian; ‖ is concatenation):
 //   kMeta         "chain_id" -> chain id; "head" -> ChainHead; "genesis" -> Genesis;
 //                 "state_format" -> kStateFormat (the layout version of this list)
-//   kBlocks       height -> Block bytes;  kBlockHashes header hash -> height
+//   kBlocks       height -> StoredBlock (header, transaction count: the Block's
+//                 transactions are its entries', see read_block);
+//                 kBlockHashes header hash -> height
 //   kEntries      index -> Entry bytes
 //   kEntryByHash  SHA-256(tx bytes) -> index;  'b' ‖ SHA-256(body) -> index
 //   kDatasetVersions  dataset ‖ 0x00 ‖ version -> index ‖ 32-byte digest
@@ -74,9 +76,23 @@ struct Head {
 // Reads the head; kNotFound if genesis was never applied.
 Result<Head> read_head(const KvReader& state);
 
+// A committed block as kBlocks keeps it: the header and its transaction count.
+struct StoredBlockInfo {
+  Bytes header_bytes;
+  v1::BlockHeader header;
+  uint64_t tx_count = 0;
+};
+// nullopt if there is no block at `height`; corruption if the record or its
+// header does not decode.
+Result<std::optional<StoredBlockInfo>> read_stored_block(const KvReader& state, uint64_t height);
+// The exact Block bytes committed at `height` (as proposed and sent), rebuilt
+// from the stored header and the transactions of the block's entries;
+// nullopt if there is no block at `height`.
+Result<std::optional<Bytes>> read_block(const KvReader& state, uint64_t height);
+
 // The index layout version apply_genesis records. A store written with
 // another layout is refused by check_state_format, never silently misread.
-inline constexpr std::string_view kStateFormat = "3";
+inline constexpr std::string_view kStateFormat = "4";
 // OK for a store without genesis or with this build's layout; otherwise
 // kInvalidArgument naming the store's format.
 Status check_state_format(const KvReader& state);

@@ -30,6 +30,7 @@ constexpr size_t kMaxAdmitting = 4096;           // transactions being checked a
 constexpr size_t kAdmitChunkTxs = 32;            // transactions checked by one worker job
 constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks this often
 constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
+constexpr size_t kSyncMaxResponseBytes = 4u << 20;  // and bytes (64 loaded blocks outgrew a frame)
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
 constexpr uint64_t kSyncBanMs = 60000;           // a peer that served a bad block is shunned this long
 constexpr std::string_view kSafetyKey = "state";
@@ -883,10 +884,12 @@ void Node::on_sync_request(const PublicKey& peer, const v1::SyncRequest& req) {
   uint64_t head = status().height;
   resp->set_head_height(head);
   uint64_t last = std::min<uint64_t>(head, req.from_height() + std::min<uint32_t>(req.max_blocks(), kSyncMaxBlocks) - 1);
-  for (uint64_t h = req.from_height(); h >= 1 && h <= last; ++h) {
-    auto block = store_->get(ledger::Column::kBlocks, ledger::u64_key(h));
+  size_t bytes = 0;  // bounded well below the peer frame limit; at least one block
+  for (uint64_t h = req.from_height(); h >= 1 && h <= last && bytes < kSyncMaxResponseBytes; ++h) {
+    auto block = ledger::read_block(*store_, h);
     auto proof = store_->get(ledger::Column::kCommitProofs, ledger::u64_key(h));
     if (!block || !*block || !proof || !*proof) break;
+    bytes += (*block)->size() + (*proof)->size();
     v1::SyncBlock* b = resp->add_blocks();
     b->set_block(to_string(**block));
     b->set_commit_proof(to_string(**proof));

@@ -337,3 +337,46 @@ TEST_CASE("execution takes transactions decoded at admission only for the very s
   CHECK(misled->block_hash == plain->block_hash);
   CHECK(misled->header.log_root() == plain->header.log_root());
 }
+
+TEST_CASE("a stored block is its header and count: the block is rebuilt from its entries, byte for byte") {
+  Chain c;
+  auto first = c.commit({c.sign(c.anchor("stats/a", "1")), c.sign(c.anchor("stats/b", "2")),
+                         c.sign(c.access("stats/a"))});
+  REQUIRE(first.is_ok());
+  auto empty = c.commit({});
+  REQUIRE(empty.is_ok());
+  // A proposer's filtered block keeps only what it included.
+  Bytes dup = c.sign(c.anchor("stats/c", "3"));
+  std::vector<std::pair<size_t, Rejected>> dropped;
+  auto filtered = build_block_filtered(c.kv, c.next_template(), {dup, dup}, &dropped);
+  REQUIRE(filtered.is_ok());
+  REQUIRE(dropped.size() == 1);
+  c.kv.apply(filtered->writes);
+
+  for (const AppliedBlock* b : {&first.value(), &empty.value(), &filtered.value()}) {
+    const uint64_t h = b->header.height();
+    auto stored = read_stored_block(c.kv, h);
+    REQUIRE(stored.is_ok());
+    REQUIRE(stored->has_value());
+    CHECK((*stored)->header_bytes == b->header_bytes);
+    CHECK((*stored)->tx_count == b->tx_hashes.size());
+    auto rebuilt = read_block(c.kv, h);
+    REQUIRE(rebuilt.is_ok());
+    REQUIRE(rebuilt->has_value());
+    CHECK(**rebuilt == b->block_bytes);
+    // Not the whole block again: the header and a count.
+    auto raw = c.kv.get(Column::kBlocks, u64_key(h));
+    REQUIRE(raw.is_ok());
+    CHECK((*raw)->size() < b->header_bytes.size() + 16);
+  }
+  CHECK(first->tx_hashes.size() == 3);
+  CHECK(read_block(c.kv, 99).value() == std::nullopt);
+
+  // A missing entry is corruption, never a shorter block.
+  WriteSet lose;
+  lose.erase(Column::kEntries, u64_key(1));
+  c.kv.apply(lose);
+  auto broken = read_block(c.kv, first->header.height());
+  CHECK(broken.status().code() == StatusCode::kCorruption);
+  CHECK(read_block(c.kv, empty->header.height()).is_ok());  // holds no entries
+}
