@@ -176,7 +176,10 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
     return Status::invalid_argument("data dir " + config.data_dir + " holds chain '" + head->chain_id +
                                     "', but the genesis is for '" + n->chain_id_ + "'");
   } else if (Status format = ledger::check_state_format(*n->store_); !format.is_ok()) {
-    return Status::invalid_argument("data dir " + config.data_dir + ": " + format.message());
+    return Status::invalid_argument("data dir " + config.data_dir + ": " + format.message() +
+                                    "; keep its " + kSafetyDirName +
+                                    "/ subdirectory (this validator's record of its votes, already moved there) "
+                                    "and put it into the new, otherwise empty data dir");
   }
   PROV_ASSIGN_OR_RETURN(ledger::v1::ValidatorSet vset, ledger::current_validators(*n->store_));
   PROV_ASSIGN_OR_RETURN(n->validators_, consensus::ValidatorSet::from_ledger(n->chain_id_, vset));

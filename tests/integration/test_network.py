@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -202,6 +203,40 @@ class TestCrashRestart(NetTest):
             self.assertEqual(rc, 0, f"{n.name}: {out} {err}")
             got = {e["tx_hash"]: e["entry_index"] for e in out["found"]}
             self.assertEqual(got, want, f"{n.name} disagrees on entry indexes")
+
+
+class TestRebuildKeepsSafety(NetTest):
+    """A validator restarted on an empty ledger with its safety/ kept (the upgrade path of
+    docs/operator.md) resumes, fetches every block it lacks, re-executes them and commits again."""
+
+    def test_empty_ledger_with_kept_safety_state(self):
+        victim = self.net.validators[1]
+        others = [n for n in self.net.validators if n is not victim]
+        for i in range(3):
+            self.anchor_ok(f"before-{i}.txt", f"demo/before-{i}")
+        self.net.wait_height(victim.height() + 3)
+        victim.kill()
+        data = os.path.join(victim.dir, "data")
+        safety = os.path.join(data, "safety")
+        self.assertTrue(os.path.isdir(safety), "no safety/ in the data dir")
+        self.assertTrue(any(f.endswith(".log") for f in os.listdir(safety)), "safety/ holds no write-ahead log")
+        for name in os.listdir(data):
+            if name != "safety":
+                path = os.path.join(data, name)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        self.anchor_ok("while-down.txt", "demo/while-down")
+        target = max(n.height() for n in others)
+        victim.start()
+        wait_for(f"{victim.name} to answer again", lambda: victim.running() and victim.status(), 30)
+        wait_for(f"{victim.name} to rebuild its ledger to height {target}",
+                 lambda: victim.height() >= target, CATCH_UP_MAX_S)
+        self.anchor_ok("after.txt", "demo/after")
+        final = self.net.agree()
+        self.assertGreaterEqual(final["log_size"], 5)
+        self.net.checkpoints_agree()
+        # It serves the cosigned checkpoint of the final head, as the others do.
+        wait_for(f"{victim.name} to serve a checkpoint of the final size",
+                 lambda: (victim.checkpoint() or (0,))[0] >= final["log_size"], 30)
 
 
 class TestObserver(NetTest):
