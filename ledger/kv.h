@@ -38,7 +38,7 @@ enum class Column : uint8_t {
   kDigest,           // digest ‖ u64 entry index -> ""
   kAgency,           // agency ‖ 0x00 ‖ u64 entry index -> ""
   kMerkle,           // u8 level ‖ u64 index -> 32-byte perfect subtree hash
-  kSafety,           // consensus safety state
+  kSafety,           // consensus safety state (provd keeps it in a store of its own: <data_dir>/safety)
   kRegistry,         // agency and validator registry (genesis + governance)
   kCommitProofs,     // u64 height -> consensus CommitProof bytes of the block
   kDatasetHeads,     // dataset -> u64 latest version ‖ u64 (newest event index + 1, 0 = none)
