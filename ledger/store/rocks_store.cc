@@ -7,6 +7,7 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -30,6 +31,18 @@ constexpr size_t kMetadataBlockBytes = 4u << 10;  // index and filter partitions
 constexpr double kCacheHighPriorityRatio = 0.5;
 constexpr size_t kInfoLogFilesMax = 4;
 constexpr size_t kInfoLogFileBytesMax = 4u << 20;
+
+// RocksDB's per-thread perf counters start enabled (kEnableCount) on every
+// thread: each key comparison in a memtable search then bumps a
+// thread_local of the shared library, a __tls_get_addr call each (~2 % of a
+// loaded node's CPU). Nothing here reads them; every thread that calls into
+// the store turns them off once.
+void quiet_perf_counters() {
+  thread_local bool quiet = false;
+  if (quiet) return;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  quiet = true;
+}
 
 // RocksDB asserts that a Slice never points at null, which an empty span may.
 rocksdb::Slice slice(ByteView b) {
@@ -253,6 +266,7 @@ Status RocksStore::close() { return impl_->close(); }
 
 Result<std::optional<Bytes>> RocksStore::Impl::get(const rocksdb::Snapshot* snap, Column c, ByteView key) const {
   if (!db) return Status::unavailable("store is closed");
+  quiet_perf_counters();
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
   rocksdb::PinnableSlice value;
@@ -265,6 +279,7 @@ Result<std::optional<Bytes>> RocksStore::Impl::get(const rocksdb::Snapshot* snap
 Status RocksStore::Impl::scan(const rocksdb::Snapshot* snap, Column c, ByteView prefix, ByteView start, size_t limit,
                               const Visitor& visit) const {
   if (!db) return Status::unavailable("store is closed");
+  quiet_perf_counters();
   std::optional<std::string> upper = prefix_successor(prefix);
   rocksdb::Slice upper_slice;
   rocksdb::ReadOptions ro;
@@ -288,6 +303,7 @@ Status RocksStore::Impl::scan(const rocksdb::Snapshot* snap, Column c, ByteView 
 Status RocksStore::Impl::scan_reverse(const rocksdb::Snapshot* snap, Column c, ByteView prefix, ByteView start,
                                       size_t limit, const Visitor& visit) const {
   if (!db) return Status::unavailable("store is closed");
+  quiet_perf_counters();
   std::optional<std::string> upper = prefix_successor(prefix);
   rocksdb::Slice upper_slice;
   rocksdb::Slice lower_slice = slice(prefix);
@@ -339,6 +355,7 @@ Status RocksStore::apply(const WriteSet& writes, bool sync) {
 
 Status RocksStore::apply(std::span<const WriteSet* const> parts, bool sync) {
   if (!impl_->db) return Status::unavailable("store is closed");
+  quiet_perf_counters();
   size_t bytes = 0;
   for (const WriteSet* w : parts) bytes += w->approximate_bytes() + 64 * w->ops().size();
   rocksdb::WriteBatch batch(bytes);
