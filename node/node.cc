@@ -765,6 +765,14 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
           admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),
                    c.offer.options, seq);
         }
+        // Once the whole chunk is in the mempool, not after each of its
+        // transactions: an idle leader proposed a block of the first one.
+        if (replica_ && !stopping_) {
+          uint64_t now = now_ms();
+          mempool_->set_now(now);
+          replica_->on_payload_ready(now);
+          drain_effects();
+        }
       });
     });
   }
@@ -813,12 +821,6 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
     return;
   }
   if (added == Mempool::Added::kAdded && gossip) queue_gossip(std::move(copy));
-  if (replica_) {
-    uint64_t now = now_ms();
-    mempool_->set_now(now);
-    replica_->on_payload_ready(now);
-    drain_effects();
-  }
   if (!done) return;
   if (!options.wait_for_commit) {
     r.state = SubmitState::kAccepted;
