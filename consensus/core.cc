@@ -676,11 +676,15 @@ void Replica::handle_block_request(size_t from, const v1::BlockRequest& r) {
     // their commit proofs, oldest first, from the store.
     uint64_t last = std::min(root_.height, r.known_height() + config_.max_blocks_per_response);
     size_t bytes = 0;
-    for (uint64_t h = r.known_height() + 1; h <= last && bytes < config_.max_response_bytes; ++h) {
+    for (uint64_t h = r.known_height() + 1; h <= last; ++h) {
       auto block = ledger::read_block(committed_, h);
       auto proof = committed_.get(ledger::Column::kCommitProofs, ledger::u64_key(h));
       if (!block || !*block || !proof || !*proof) break;
-      bytes += (*block)->size() + (*proof)->size();
+      // The first block always goes (one block and its proof fit a frame);
+      // a later one only within the budget.
+      size_t next = (*block)->size() + (*proof)->size();
+      if (resp->blocks_size() > 0 && bytes + next > config_.max_response_bytes) break;
+      bytes += next;
       v1::CertifiedBlock* cb = resp->add_blocks();
       cb->set_block(to_string(**block));
       if (!cb->mutable_commit_proof()->ParseFromArray((*proof)->data(), static_cast<int>((*proof)->size()))) break;
@@ -693,9 +697,9 @@ void Replica::handle_block_request(size_t from, const v1::BlockRequest& r) {
       path.push_back(&it->second);
       at = it->second.parent;
     }
-    size_t bytes = 0;
-    for (auto it = path.rbegin(); it != path.rend() && bytes < config_.max_response_bytes; ++it) {
-      bytes += (*it)->block.size();
+    // Not cut by bytes: the requester needs the whole path down to the block
+    // it asked for, and pending blocks are few.
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
       v1::CertifiedBlock* cb = resp->add_blocks();
       cb->set_block(to_string((*it)->block));
       if ((*it)->qc) *cb->mutable_qc() = *(*it)->qc;

@@ -121,8 +121,9 @@ struct CoreConfig {
   uint64_t probe_every_rounds = 20;
   uint64_t max_rounds_ahead = 1000;       // ignore messages further ahead than this
   size_t max_blocks_per_response = 64;
-  // A response stops growing past this many bytes of blocks (it always holds
-  // at least one): 64 blocks of a loaded chain outgrew the peer frame limit.
+  // An answer of committed blocks holds at most this many bytes of blocks
+  // and proofs, and always at least one block: 64 blocks of a loaded chain
+  // outgrew the peer frame limit. provd sets it to half its frame limit.
   size_t max_response_bytes = 4 << 20;
   size_t max_pending_blocks = 4096;       // uncommitted blocks kept in the tree
 };

@@ -6,9 +6,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 
 #include "crypto/encoding.h"
 #include "crypto/keyfile.h"
@@ -30,13 +32,15 @@ constexpr size_t kMaxAdmitting = 4096;           // transactions being checked a
 constexpr size_t kAdmitChunkTxs = 32;            // transactions checked by one worker job
 constexpr uint64_t kSyncIntervalMs = 500;        // observers ask for new blocks this often
 constexpr uint32_t kSyncMaxBlocks = 64;          // blocks per sync answer
-constexpr size_t kSyncMaxResponseBytes = 4u << 20;  // and bytes (64 loaded blocks outgrew a frame)
 constexpr uint64_t kSyncRequestTimeoutMs = 3000; // then ask another peer
 constexpr uint64_t kSyncBanMs = 60000;           // a peer that served a bad block is shunned this long
 constexpr std::string_view kSafetyKey = "state";
 // kSafety keys "voted/" ‖ u64 height ‖ block id: blocks this validator voted
 // for and that are not committed yet (consensus/core.h, PersistSafety).
 constexpr std::string_view kVotedBlockPrefix = "voted/";
+// kMeta key of the ledger store, written once the safety store holds a
+// record: from then on a safety store without one was lost, not new.
+constexpr std::string_view kMetaSafetyUsed = "safety_store_used";
 constexpr size_t kMaxVotedBlocks = 4096;
 
 Bytes voted_block_key(uint64_t height, ByteView block) {
@@ -106,23 +110,37 @@ Result<PeerInfo> peer_info(const std::string& name, const std::string& key_bytes
 
 }  // namespace
 
+namespace {
+
+// Orders two safety records of one validator: the later one has rounds at
+// least as high in every field (they only grow), so the larger key is it.
+std::tuple<uint64_t, uint64_t, uint64_t> safety_order(ByteView raw) {
+  v1::SafetyRecord rec;
+  if (!rec.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) return {0, 0, 0};
+  return {rec.epoch(), rec.highest_vote_round(), rec.highest_qc_round()};
+}
+
+}  // namespace
+
 Status migrate_safety(ledger::store::RocksStore& ledger, ledger::store::RocksStore& safety) {
   std::vector<std::pair<Bytes, Bytes>> legacy;
   PROV_RETURN_IF_ERROR(ledger.scan(ledger::Column::kSafety, {}, {}, kMaxVotedBlocks + 1, [&](ByteView k, ByteView v) {
     legacy.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
     return true;
   }));
-  if (legacy.empty()) return Status::ok();
+  auto record = std::find_if(legacy.begin(), legacy.end(),
+                             [](const auto& kv) { return to_string(kv.first) == kSafetyKey; });
+  if (record == legacy.end()) return Status::ok();
   PROV_ASSIGN_OR_RETURN(auto current, safety.get(ledger::Column::kSafety, as_bytes(kSafetyKey)));
-  if (!current) {
-    ledger::WriteSet copy;
-    for (const auto& [k, v] : legacy) copy.put(ledger::Column::kSafety, k, v);
-    PROV_RETURN_IF_ERROR(safety.apply(copy, /*sync=*/true));
-  }
-  ledger::WriteSet erase;
-  for (const auto& kv : legacy) erase.erase(ledger::Column::kSafety, kv.first);
-  PROV_RETURN_IF_ERROR(ledger.apply(erase, /*sync=*/true));
-  LOG_INFO("moved the consensus safety state (" << legacy.size() << " records) into its own store");
+  if (current && safety_order(*current) >= safety_order(record->second)) return Status::ok();
+  // The ledger's copy is the only one, or newer (an earlier provd ran on
+  // this data dir again after a first move): it and its voted blocks go over.
+  // Nothing is erased from the ledger, so that earlier provd still finds
+  // its record if the operator goes back to it.
+  ledger::WriteSet copy;
+  for (const auto& [k, v] : legacy) copy.put(ledger::Column::kSafety, k, v);
+  PROV_RETURN_IF_ERROR(safety.apply(copy, /*sync=*/true));
+  LOG_INFO("copied the consensus safety state (" << legacy.size() << " records) into its own store");
   return Status::ok();
 }
 
@@ -178,7 +196,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   } else if (Status format = ledger::check_state_format(*n->store_); !format.is_ok()) {
     return Status::invalid_argument("data dir " + config.data_dir + ": " + format.message() +
                                     "; keep its " + kSafetyDirName +
-                                    "/ subdirectory (this validator's record of its votes, already moved there) "
+                                    "/ subdirectory (this validator's record of its votes, already copied there) "
                                     "and put it into the new, otherwise empty data dir");
   }
   PROV_ASSIGN_OR_RETURN(ledger::v1::ValidatorSet vset, ledger::current_validators(*n->store_));
@@ -207,6 +225,19 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
     }
     n->peers_.push_back(std::move(p));
   }
+  if (n->is_validator_) {
+    PROV_ASSIGN_OR_RETURN(auto record, n->safety_store_->get(ledger::Column::kSafety, as_bytes(kSafetyKey)));
+    PROV_ASSIGN_OR_RETURN(auto used, n->store_->get(ledger::Column::kMeta, as_bytes(kMetaSafetyUsed)));
+    if (used && !record) {
+      return Status::invalid_argument(
+          "data dir " + config.data_dir + ": this validator voted from it, but its " + kSafetyDirName +
+          "/ subdirectory holds no record of those votes (restored or copied without it?); starting would risk "
+          "signing twice in a round. Restore " + kSafetyDirName +
+          "/ from the same backup as the rest, or, to start this validator without it anyway, remove the whole "
+          "data dir: it then syncs from its peers");
+    }
+    n->safety_used_ = used.has_value();
+  }
   if (!n->is_validator_ && !is_observer) {
     return Status::permission_denied("this node's key " + crypto::base64_encode(key.public_key()) +
                                      " is neither a validator nor an observer in the genesis");
@@ -229,6 +260,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
         std::max<uint64_t>({n->params_.block_interval_ms(), n->params_.round_timeout_ms() / 2, 1});
     core.max_block_txs = n->params_.max_block_txs();
     core.max_block_bytes = n->params_.max_block_bytes();
+    core.max_response_bytes = n->max_frame_bytes() / 2;
     n->replica_ = std::make_unique<consensus::Replica>(*n->validators_, key, *n->store_, *n->mempool_, core);
   }
   n->refresh_status();
@@ -253,8 +285,7 @@ Status Node::run() {
   tc.listen_port = config_.p2p.port;
   tc.chain_id = chain_id_;
   tc.role = is_validator_ ? PeerRole::kValidator : PeerRole::kObserver;
-  tc.max_frame_bytes = static_cast<uint32_t>(
-      std::min<size_t>(crypto::kDefaultMaxFrameBytes, 2 * ledger::max_block_envelope_bytes(params_) + (1 << 20)));
+  tc.max_frame_bytes = static_cast<uint32_t>(max_frame_bytes());
   transport_ = std::make_unique<PeerTransport>(io_, tc, *key_, peers_,
                                                [this](const PublicKey& peer, Bytes frame) {
                                                  on_frame(peer, std::move(frame));
@@ -326,6 +357,10 @@ Status Node::run() {
   PROV_RETURN_IF_ERROR(safety_store_->flush());
   LOG_INFO("stopped at height " << status().height);
   return Status::ok();
+}
+
+size_t Node::max_frame_bytes() const {
+  return std::min<size_t>(crypto::kDefaultMaxFrameBytes, 2 * ledger::max_block_envelope_bytes(params_) + (1 << 20));
 }
 
 void Node::stop() {
@@ -549,6 +584,14 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   auto t0 = std::chrono::steady_clock::now();
   Status st = safety_store_->apply(w, /*sync=*/true);
   safety_writes_.add(std::chrono::steady_clock::now() - t0);
+  if (st.is_ok() && !safety_used_) {
+    // After the record is durable, never before: a crash in between leaves
+    // a record without the mark, which the next vote marks.
+    ledger::WriteSet mark;
+    mark.put(ledger::Column::kMeta, as_bytes(kMetaSafetyUsed), as_bytes("1"));
+    st = store_->apply(mark, /*sync=*/true);
+    safety_used_ = st.is_ok();
+  }
   return st;
 }
 
@@ -889,12 +932,17 @@ void Node::on_sync_request(const PublicKey& peer, const v1::SyncRequest& req) {
   uint64_t head = status().height;
   resp->set_head_height(head);
   uint64_t last = std::min<uint64_t>(head, req.from_height() + std::min<uint32_t>(req.max_blocks(), kSyncMaxBlocks) - 1);
-  size_t bytes = 0;  // bounded well below the peer frame limit; at least one block
-  for (uint64_t h = req.from_height(); h >= 1 && h <= last && bytes < kSyncMaxResponseBytes; ++h) {
+  // Half the frame limit of bytes (the first block always goes: one block
+  // and its proof fit a frame).
+  const size_t budget = max_frame_bytes() / 2;
+  size_t bytes = 0;
+  for (uint64_t h = req.from_height(); h >= 1 && h <= last; ++h) {
     auto block = ledger::read_block(*store_, h);
     auto proof = store_->get(ledger::Column::kCommitProofs, ledger::u64_key(h));
     if (!block || !*block || !proof || !*proof) break;
-    bytes += (*block)->size() + (*proof)->size();
+    size_t next = (*block)->size() + (*proof)->size();
+    if (resp->blocks_size() > 0 && bytes + next > budget) break;
+    bytes += next;
     v1::SyncBlock* b = resp->add_blocks();
     b->set_block(to_string(**block));
     b->set_commit_proof(to_string(**proof));

@@ -112,6 +112,9 @@ class Node final : public NodeService {
   void flush_gossip();
   void drain_effects();
   Status persist_safety(const consensus::PersistSafety& p);
+  // The peer frame limit: room for two of the largest blocks the genesis
+  // allows and more, at most crypto::kDefaultMaxFrameBytes.
+  size_t max_frame_bytes() const;
   // Hands a committed block to commit_writer_ (RocksDB, fsync) and drops its
   // transactions from the mempool; on_commit_durable finishes on the strand.
   Status apply_commit(consensus::Commit& c);
@@ -139,6 +142,7 @@ class Node final : public NodeService {
   // used to queue behind the commit writer's large synced batches in the
   // ledger store's write queue (24 ms a vote under load, for ~0.1 KB).
   std::unique_ptr<ledger::store::RocksStore> safety_store_;
+  bool safety_used_ = false;  // the ledger store records that safety_store_ holds this validator's votes
   std::optional<consensus::ValidatorSet> validators_;
   std::vector<PeerInfo> peers_;
   std::map<PublicKey, size_t> validator_index_;

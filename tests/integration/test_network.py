@@ -238,6 +238,20 @@ class TestRebuildKeepsSafety(NetTest):
         wait_for(f"{victim.name} to serve a checkpoint of the final size",
                  lambda: (victim.checkpoint() or (0,))[0] >= final["log_size"], 30)
 
+        # The other way round: a ledger this validator voted from, without its
+        # safety/, is refused (it could sign twice in a round), with a message.
+        lost = self.net.validators[2]
+        lost.kill()
+        shutil.rmtree(os.path.join(lost.dir, "data", "safety"))
+        with open(lost.log_path, "rb") as f:
+            log_before = len(f.read())
+        lost.start()
+        rc = lost.proc.wait(timeout=30)
+        self.assertNotEqual(rc, 0, "a validator without its safety state started")
+        with open(lost.log_path, "rb") as f:
+            log = f.read()[log_before:].decode(errors="replace")
+        self.assertIn("holds no record of those votes", log)
+
 
 class TestObserver(NetTest):
     """(c) an observer in the genesis, started later from the genesis alone, syncs to the validators."""

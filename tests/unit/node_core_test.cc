@@ -151,7 +151,7 @@ TEST_CASE("checkpoints: served once q validators signed a head we applied, never
   }
 }
 
-TEST_CASE("safety state: moved out of the ledger store once, never over a newer record") {
+TEST_CASE("safety state: copied out of the ledger store, the newer record wins, the ledger keeps its copy") {
   using ledger::Column;
   using ledger::store::RocksStore;
   ledger::store::testing::TempDir dir;
@@ -161,6 +161,13 @@ TEST_CASE("safety state: moved out of the ledger store once, never over a newer 
   REQUIRE(safety_store.is_ok());
   RocksStore& ledger = **ledger_store;
   RocksStore& safety = **safety_store;
+  auto record = [](uint64_t vote_round) {
+    v1::SafetyRecord r;
+    r.set_epoch(0);
+    r.set_highest_vote_round(vote_round);
+    r.set_highest_qc_round(vote_round - 1);
+    return r.SerializeAsString();
+  };
   auto get = [](RocksStore& s, std::string_view key) {
     auto v = s.get(Column::kSafety, as_bytes(key));
     REQUIRE(v.is_ok());
@@ -171,31 +178,31 @@ TEST_CASE("safety state: moved out of the ledger store once, never over a newer 
     REQUIRE(s.scan(Column::kSafety, {}, {}, 100, [&](ByteView, ByteView) { return ++n, true; }).is_ok());
     return n;
   };
+  auto put = [](RocksStore& s, std::vector<std::pair<std::string, std::string>> kvs) {
+    ledger::WriteSet w;
+    for (auto& [k, v] : kvs) w.put(Column::kSafety, as_bytes(k), as_bytes(v));
+    REQUIRE(s.apply(w, true).is_ok());
+  };
 
-  CHECK(migrate_safety(ledger, safety).is_ok());  // nothing to move
+  CHECK(migrate_safety(ledger, safety).is_ok());  // nothing to copy
   CHECK(count(safety) == 0);
 
-  ledger::WriteSet legacy;  // what provd kept in the ledger store before
-  legacy.put(Column::kSafety, as_bytes("state"), as_bytes("record-1"));
-  legacy.put(Column::kSafety, as_bytes("voted/a"), as_bytes("block-a"));
-  legacy.put(Column::kSafety, as_bytes("voted/b"), as_bytes("block-b"));
-  REQUIRE(ledger.apply(legacy, true).is_ok());
+  // What provd kept in the ledger store before.
+  put(ledger, {{"state", record(7)}, {"voted/a", "block-a"}, {"voted/b", "block-b"}});
   REQUIRE(migrate_safety(ledger, safety).is_ok());
-  CHECK(get(safety, "state") == "record-1");
+  CHECK(get(safety, "state") == record(7));
   CHECK(get(safety, "voted/a") == "block-a");
   CHECK(get(safety, "voted/b") == "block-b");
-  CHECK(count(ledger) == 0);
-  REQUIRE(migrate_safety(ledger, safety).is_ok());  // again: no change
-  CHECK(get(safety, "state") == "record-1");
-  CHECK(count(safety) == 3);
+  CHECK(count(ledger) == 3);  // kept: an earlier provd put back on this data dir still finds it
 
-  // A crash after the copy and before the erase left both; the safety
-  // store's record is the newer one (votes went on there) and stays.
-  ledger::WriteSet newer;
-  newer.put(Column::kSafety, as_bytes("state"), as_bytes("record-2"));
-  REQUIRE(safety.apply(newer, true).is_ok());
-  REQUIRE(ledger.apply(legacy, true).is_ok());
+  // Votes went on in the safety store: its record is newer and stays.
+  put(safety, {{"state", record(9)}});
   REQUIRE(migrate_safety(ledger, safety).is_ok());
-  CHECK(get(safety, "state") == "record-2");
-  CHECK(count(ledger) == 0);
+  CHECK(get(safety, "state") == record(9));
+
+  // An earlier provd ran again and voted further: the ledger's record wins.
+  put(ledger, {{"state", record(12)}, {"voted/c", "block-c"}});
+  REQUIRE(migrate_safety(ledger, safety).is_ok());
+  CHECK(get(safety, "state") == record(12));
+  CHECK(get(safety, "voted/c") == "block-c");
 }
