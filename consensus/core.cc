@@ -675,20 +675,13 @@ void Replica::handle_block_request(size_t from, const v1::BlockRequest& r) {
     // The requester is behind our committed head: serve committed blocks with
     // their commit proofs, oldest first, from the store.
     uint64_t last = std::min(root_.height, r.known_height() + config_.max_blocks_per_response);
-    size_t bytes = 0;
-    for (uint64_t h = r.known_height() + 1; h <= last; ++h) {
-      auto block = ledger::read_block(committed_, h);
-      auto proof = committed_.get(ledger::Column::kCommitProofs, ledger::u64_key(h));
-      if (!block || !*block || !proof || !*proof) break;
-      // The first block always goes (one block and its proof fit a frame);
-      // a later one only within the budget.
-      size_t next = (*block)->size() + (*proof)->size();
-      if (resp->blocks_size() > 0 && bytes + next > config_.max_response_bytes) break;
-      bytes += next;
-      v1::CertifiedBlock* cb = resp->add_blocks();
-      cb->set_block(to_string(**block));
-      if (!cb->mutable_commit_proof()->ParseFromArray((*proof)->data(), static_cast<int>((*proof)->size()))) break;
-    }
+    ledger::read_committed_blocks(committed_, r.known_height() + 1, last, config_.max_response_bytes,
+                                  [&](const Bytes& block, const Bytes& proof) {
+                                    v1::CertifiedBlock* cb = resp->add_blocks();
+                                    cb->set_block(to_string(block));
+                                    return cb->mutable_commit_proof()->ParseFromArray(
+                                        proof.data(), static_cast<int>(proof.size()));
+                                  });
   } else {
     std::vector<const Node*> path;
     for (Hash256 at = to_hash(r.block_id()); path.size() < config_.max_blocks_per_response;) {

@@ -449,6 +449,20 @@ Result<std::optional<Bytes>> read_block(const KvReader& state, uint64_t height) 
   return std::optional<Bytes>(serialize(block));
 }
 
+void read_committed_blocks(const KvReader& state, uint64_t from, uint64_t last, size_t max_bytes,
+                           const CommittedBlockVisitor& visit) {
+  size_t bytes = 0;
+  for (uint64_t h = from; h >= 1 && h <= last; ++h) {  // height 0 is genesis, not a block
+    auto block = read_block(state, h);
+    auto proof = state.get(Column::kCommitProofs, u64_key(h));
+    if (!block || !*block || !proof || !*proof) return;
+    size_t next = (*block)->size() + (*proof)->size();
+    if (h > from && bytes + next > max_bytes) return;
+    bytes += next;
+    if (!visit(**block, **proof)) return;
+  }
+}
+
 Status check_state_format(const KvReader& state) {
   PROV_ASSIGN_OR_RETURN(auto head, state.get(Column::kMeta, as_bytes(kMetaHead)));
   if (!head) return Status::ok();

@@ -89,6 +89,14 @@ Result<std::optional<StoredBlockInfo>> read_stored_block(const KvReader& state, 
 // from the stored header and the transactions of the block's entries;
 // nullopt if there is no block at `height`.
 Result<std::optional<Bytes>> read_block(const KvReader& state, uint64_t height);
+// What block sync and block retrieval answer with: the committed blocks
+// `from`..`last` (read_block) and their stored commit proofs, oldest first,
+// handed to `visit` until it returns false, a height lacks either, or the
+// next block and proof would take the answer past `max_bytes` (the first one
+// always goes: one block and its proof fit a peer frame).
+using CommittedBlockVisitor = std::function<bool(const Bytes& block, const Bytes& commit_proof)>;
+void read_committed_blocks(const KvReader& state, uint64_t from, uint64_t last, size_t max_bytes,
+                           const CommittedBlockVisitor& visit);
 
 // The index layout version apply_genesis records. A store written with
 // another layout is refused by check_state_format, never silently misread.

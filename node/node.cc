@@ -58,12 +58,12 @@ constexpr size_t kMaxQueuedConsensus = 10000;    // consensus messages waiting b
 // bound keeps a batch far below the frame limit (a lone transaction larger
 // than it travels alone).
 constexpr size_t kGossipMaxTxs = 256;
+constexpr size_t kGossipMaxBytes = 256u << 10;
+constexpr uint64_t kGossipDelayUs = 2000;
 // Durable blocks whose transactions admission looks up in memory (Node::
 // recent_durable_); a check that took longer than this many commits reads
 // the store instead.
 constexpr size_t kRecentDurableBlocks = 32;
-constexpr size_t kGossipMaxBytes = 256u << 10;
-constexpr uint64_t kGossipDelayUs = 2000;
 
 // Thread priorities. Admission threads run at a lower CPU priority than
 // everything else: under a flood of submissions, checking new transactions
@@ -107,10 +107,6 @@ Result<PeerInfo> peer_info(const std::string& name, const std::string& key_bytes
   }
   return p;
 }
-
-}  // namespace
-
-namespace {
 
 // Orders two safety records of one validator: the later one has rounds at
 // least as high in every field (they only grow), so the larger key is it.
@@ -932,21 +928,13 @@ void Node::on_sync_request(const PublicKey& peer, const v1::SyncRequest& req) {
   uint64_t head = status().height;
   resp->set_head_height(head);
   uint64_t last = std::min<uint64_t>(head, req.from_height() + std::min<uint32_t>(req.max_blocks(), kSyncMaxBlocks) - 1);
-  // Half the frame limit of bytes (the first block always goes: one block
-  // and its proof fit a frame).
-  const size_t budget = max_frame_bytes() / 2;
-  size_t bytes = 0;
-  for (uint64_t h = req.from_height(); h >= 1 && h <= last; ++h) {
-    auto block = ledger::read_block(*store_, h);
-    auto proof = store_->get(ledger::Column::kCommitProofs, ledger::u64_key(h));
-    if (!block || !*block || !proof || !*proof) break;
-    size_t next = (*block)->size() + (*proof)->size();
-    if (resp->blocks_size() > 0 && bytes + next > budget) break;
-    bytes += next;
-    v1::SyncBlock* b = resp->add_blocks();
-    b->set_block(to_string(**block));
-    b->set_commit_proof(to_string(**proof));
-  }
+  ledger::read_committed_blocks(*store_, req.from_height(), last, max_frame_bytes() / 2,
+                                [&](const Bytes& block, const Bytes& proof) {
+                                  v1::SyncBlock* b = resp->add_blocks();
+                                  b->set_block(to_string(block));
+                                  b->set_commit_proof(to_string(proof));
+                                  return true;
+                                });
   send_node_message(peer, msg);
 }
 

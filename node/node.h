@@ -52,10 +52,11 @@ namespace prov::node {
 // Where a validator keeps its consensus safety state, inside its data dir.
 inline constexpr const char* kSafetyDirName = "safety";
 
-// Moves the safety record and voted blocks that provd kept in the ledger
+// Copies the safety record and voted blocks that provd kept in the ledger
 // store's kSafety column before the safety store existed into `safety`
-// (synced), then erases them from `ledger`. A record already in `safety` is
-// newer and stays. Idempotent; nothing to do when `ledger` holds none.
+// (synced), unless `safety` already holds a record at least as new. The
+// ledger keeps its copy (an earlier provd put back on the data dir finds
+// it). Idempotent; nothing to do when `ledger` holds no record.
 Status migrate_safety(ledger::store::RocksStore& ledger, ledger::store::RocksStore& safety);
 
 class Node final : public NodeService {
