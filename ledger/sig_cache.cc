@@ -41,6 +41,7 @@ struct Memo {
   size_t hits = 0;
   size_t misses = 0;
   size_t waits = 0;
+  size_t overtakes = 0;
 };
 
 Memo* shards() {
@@ -94,7 +95,7 @@ Hash256 memo_key(const PublicKey& signer, std::string_view chain_id, ByteView bo
 }  // namespace
 
 bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_id, ByteView body,
-                                const Signature& signature) {
+                                const Signature& signature, bool wait_for_others) {
   Hash256 key = memo_key(signer, chain_id, body, signature);
   Memo& m = memo(key);
   std::shared_ptr<Memo::InFlight> mine;
@@ -105,23 +106,29 @@ bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_
       return true;
     }
     if (auto it = m.in_flight.find(key); it != m.in_flight.end()) {
-      // Another thread is verifying this very signature: its verdict is
-      // this one's (a pure function of the key's inputs).
-      std::shared_ptr<Memo::InFlight> theirs = it->second;
-      ++m.waits;
-      m.settled.wait(lock, [&] { return theirs->done; });
-      return theirs->valid;
+      if (wait_for_others) {
+        // Another thread is verifying this very signature: its verdict is
+        // this one's (a pure function of the key's inputs).
+        std::shared_ptr<Memo::InFlight> theirs = it->second;
+        ++m.waits;
+        m.settled.wait(lock, [&] { return theirs->done; });
+        return theirs->valid;
+      }
+      ++m.overtakes;  // verified below too; the other thread's entry stays its own
+    } else {
+      ++m.misses;
+      mine = std::make_shared<Memo::InFlight>();
+      m.in_flight.emplace(key, mine);
     }
-    ++m.misses;
-    mine = std::make_shared<Memo::InFlight>();
-    m.in_flight.emplace(key, mine);
   }
   bool valid = timed_verify(signer, chain_id, body, signature);
   {
     std::lock_guard lock(m.mu);
-    mine->done = true;
-    mine->valid = valid;
-    m.in_flight.erase(key);
+    if (mine) {
+      mine->done = true;
+      mine->valid = valid;
+      m.in_flight.erase(key);
+    }
     if (valid && m.known.insert(key).second) {
       m.order.push_back(key);
       if (m.order.size() > kShardMaxEntries) {
@@ -137,7 +144,8 @@ bool verify_tx_signature_cached(const PublicKey& signer, std::string_view chain_
 void prime_tx_signature(ByteView tx_bytes) {
   auto tx = decode_transaction(tx_bytes, kCeilingMaxTxBytes);
   if (!tx) return;
-  (void)verify_tx_signature_cached(tx->signer, tx->body.chain_id(), as_bytes(tx->envelope.body()), tx->signature);
+  (void)verify_tx_signature_cached(tx->signer, tx->body.chain_id(), as_bytes(tx->envelope.body()), tx->signature,
+                                   /*wait_for_others=*/false);
 }
 
 SigCacheStats sig_cache_stats() {
@@ -148,6 +156,7 @@ SigCacheStats sig_cache_stats() {
     out.hits += m.hits;
     out.misses += m.misses;
     out.waits += m.waits;
+    out.overtakes += m.overtakes;
     out.entries += m.known.size();
   }
   out.timed_verifications = timed_verifications.load(std::memory_order_relaxed);

@@ -14,6 +14,7 @@ Mempool::Added Mempool::insert(Tx tx) {
   size_t size = tx.bytes().size();
   if (index_.size() >= max_txs_ || bytes_ + size > max_bytes_) return Added::kFull;
   bytes_ += size;
+  tx.added_at = std::chrono::steady_clock::now();
   Hash256 hash = tx.hash;
   order_.push_back(std::move(tx));
   index_[hash] = std::prev(order_.end());
@@ -25,9 +26,11 @@ const ledger::DecodedTx* Mempool::decoded(const Hash256& hash) const {
   return it == index_.end() ? nullptr : it->second->decoded.get();
 }
 
-std::unique_ptr<const ledger::DecodedTx> Mempool::remove(const Hash256& hash) {
+std::unique_ptr<const ledger::DecodedTx> Mempool::remove(const Hash256& hash,
+                                                         std::chrono::steady_clock::time_point* added_at) {
   auto it = index_.find(hash);
   if (it == index_.end()) return nullptr;
+  if (added_at) *added_at = it->second->added_at;
   bytes_ -= it->second->bytes().size();
   std::unique_ptr<const ledger::DecodedTx> decoded = std::move(it->second->decoded);
   order_.erase(it->second);

@@ -8,6 +8,7 @@
 // Not thread-safe: owned by the consensus strand.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -37,8 +38,11 @@ class Mempool final : public consensus::PayloadSource {
   const ledger::DecodedTx* decoded(const Hash256& hash) const override;
   bool contains(const Hash256& hash) const { return index_.count(hash) > 0; }
   // Forgets a committed transaction (no-op if absent) and hands back its
-  // decoded form, if it had one, for the caller to free where it likes.
-  std::unique_ptr<const ledger::DecodedTx> remove(const Hash256& hash);
+  // decoded form, if it had one, for the caller to free where it likes;
+  // `added_at`, if given and the transaction was here, receives when it
+  // entered the pool.
+  std::unique_ptr<const ledger::DecodedTx> remove(const Hash256& hash,
+                                                  std::chrono::steady_clock::time_point* added_at = nullptr);
   // Marks a transaction seen in a proposal at time `now_ms`.
   void mark_in_flight(const Hash256& hash, uint64_t now_ms);
   // Sets the clock used by pull() to expire in-flight marks.
@@ -55,6 +59,7 @@ class Mempool final : public consensus::PayloadSource {
     Bytes raw;                                        // when added without its decoded form
     std::unique_ptr<const ledger::DecodedTx> decoded;  // holds the bytes otherwise
     uint64_t in_flight_until_ms = 0;
+    std::chrono::steady_clock::time_point added_at{};
     const Bytes& bytes() const { return decoded ? decoded->bytes : raw; }
   };
   Added insert(Tx tx);

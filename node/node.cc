@@ -428,7 +428,7 @@ void Node::on_consensus(size_t from, cv1::ConsensusMessage msg) {
     ++bad_peer_messages_;  // a flood: drop rather than grow
     return;
   }
-  auto pending = std::make_shared<PendingMessage>(PendingMessage{from, std::move(msg), true});
+  auto pending = std::make_shared<PendingMessage>(PendingMessage{from, std::move(msg), true, std::chrono::steady_clock::now()});
   consensus_queue_.push_back(pending);
   if (pending->msg.has_proposal()) {
     ledger::v1::Block block;
@@ -474,8 +474,10 @@ void Node::pump_consensus() {
     consensus_queue_.pop_front();
     uint64_t now = now_ms();
     mempool_->set_now(now);
+    proposal_received_ = p->msg.has_proposal() ? p->received : std::chrono::steady_clock::time_point{};
     replica_->on_message(p->from, p->msg, now);
     drain_effects();
+    proposal_received_ = {};
   }
 }
 
@@ -539,6 +541,12 @@ void Node::on_checkpoint(const v1::CheckpointSignature& sig) {
 
 void Node::drain_effects() {
   if (!replica_) return;
+  if (uint64_t round = replica_->current_round(); round != round_seen_) {
+    auto now = std::chrono::steady_clock::now();
+    if (round_seen_ != 0) round_latency_.observe(now - round_entered_);
+    round_seen_ = round;
+    round_entered_ = now;
+  }
   for (consensus::Effect& e : replica_->drain()) {
     if (stopping_) return;
     if (auto* p = std::get_if<consensus::PersistSafety>(&e)) {
@@ -579,7 +587,11 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   }
   auto t0 = std::chrono::steady_clock::now();
   Status st = safety_store_->apply(w, /*sync=*/true);
-  safety_writes_.add(std::chrono::steady_clock::now() - t0);
+  auto t1 = std::chrono::steady_clock::now();
+  safety_writes_.add(t1 - t0);
+  if (p.voted_block && proposal_received_ != std::chrono::steady_clock::time_point{}) {
+    vote_latency_.observe(t1 - proposal_received_);
+  }
   if (st.is_ok() && !safety_used_) {
     // After the record is durable, never before: a crash in between leaves
     // a record without the mark, which the next vote marks.
@@ -601,6 +613,7 @@ struct Node::CommitJob {
   ledger::WriteSet writes;                               // commit proof
   ledger::WriteSet voted_done;                           // voted blocks now committed (safety store)
   std::vector<std::unique_ptr<const ledger::DecodedTx>> released;  // left the mempool
+  std::vector<std::chrono::steady_clock::time_point> pooled_at;    // when those of this node's mempool entered it
 };
 
 Status Node::apply_commit(consensus::Commit& c) {
@@ -616,7 +629,9 @@ Status Node::apply_commit(consensus::Commit& c) {
   for (const Hash256& hash : c.tx_hashes) {
     // Destroyed on the commit writer, not here: freeing the decoded forms
     // of a large block's transactions was a tenth of the strand's time.
-    if (auto decoded = mempool_->remove(hash)) job->released.push_back(std::move(decoded));
+    std::chrono::steady_clock::time_point added_at{};
+    if (auto decoded = mempool_->remove(hash, &added_at)) job->released.push_back(std::move(decoded));
+    if (added_at != std::chrono::steady_clock::time_point{}) job->pooled_at.push_back(added_at);
     committing_.insert(hash);
   }
   job->tx_hashes = std::move(c.tx_hashes);
@@ -661,6 +676,8 @@ void Node::made_durable(const std::vector<Hash256>& tx_hashes) {
 
 void Node::on_commit_durable(const CommitJob& job, const Status& written) {
   if (!written.is_ok()) return fatal(written);
+  auto durable_at = std::chrono::steady_clock::now();
+  for (auto t : job.pooled_at) commit_latency_.observe(durable_at - t);
   made_durable(job.tx_hashes);
   for (size_t i = 0; i < job.tx_hashes.size(); ++i) {
     const Hash256& hash = job.tx_hashes[i];
@@ -705,6 +722,7 @@ void Node::after_commit(bool head_changed) {
   uint64_t size = checkpoints_->served_size();
   for (auto it = checkpoint_waiters_.begin(); it != checkpoint_waiters_.end();) {
     if ((*it)->min_size <= size) {
+      checkpoint_latency_.observe(std::chrono::steady_clock::now() - (*it)->asked);
       (*it)->timer->cancel();
       if ((*it)->done) (*it)->done(note);
       (*it)->done = nullptr;
@@ -730,22 +748,24 @@ void Node::arm_timer(uint64_t deadline_ms) {
 // ------------------------------------------------------------------ admission
 
 void Node::submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) {
-  asio::post(io_, [this, tx = std::move(tx), options, done = std::move(done)]() mutable {
+  auto received = std::chrono::steady_clock::now();
+  asio::post(io_, [this, tx = std::move(tx), options, done = std::move(done), received]() mutable {
     std::vector<Offer> offers;
-    offers.push_back(Offer{std::move(tx), std::move(done), options});
+    offers.push_back(Offer{std::move(tx), std::move(done), options, received});
     admit(std::move(offers), /*from_client=*/true);
   });
 }
 
 void Node::submit_batch(std::vector<Bytes> txs, std::function<void(std::vector<SubmitResult>)> done) {
-  asio::post(io_, [this, txs = std::move(txs), done = std::move(done)]() mutable {
+  auto received = std::chrono::steady_clock::now();
+  asio::post(io_, [this, txs = std::move(txs), done = std::move(done), received]() mutable {
     if (txs.empty()) return done({});
     auto batch = std::make_shared<BatchResults>(txs.size(), std::move(done));
     // Each transaction takes the single submit's path, bounds included:
     // over kMaxAdmitting or a full mempool, it alone is answered busy.
     std::vector<Offer> offers;
     offers.reserve(txs.size());
-    for (size_t i = 0; i < txs.size(); ++i) offers.push_back(Offer{std::move(txs[i]), BatchResults::slot(batch, i), {}});
+    for (size_t i = 0; i < txs.size(); ++i) offers.push_back(Offer{std::move(txs[i]), BatchResults::slot(batch, i), {}, received});
     admit(std::move(offers), /*from_client=*/true);
   });
 }
@@ -802,7 +822,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
         for (Checked& c : chunk) {
           --admitting_;
           admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),
-                   c.offer.options, seq);
+                   c.offer.options, seq, c.offer.received);
         }
         // Once the whole chunk is in the mempool, not after each of its
         // transactions: an idle leader proposed a block of the first one.
@@ -818,7 +838,8 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
 }
 
 void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
-                    std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq) {
+                    std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq,
+                    std::chrono::steady_clock::time_point received) {
   SubmitResult r;
   r.tx_hash = hash;
   if (!verdict) {
@@ -858,6 +879,9 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
     r.message = "mempool full; retry later";
     if (done) done(r);
     return;
+  }
+  if (added == Mempool::Added::kAdded && received != std::chrono::steady_clock::time_point{}) {
+    admission_latency_.observe(std::chrono::steady_clock::now() - received);
   }
   if (added == Mempool::Added::kAdded && gossip) queue_gossip(std::move(copy));
   if (!done) return;
@@ -1040,10 +1064,15 @@ std::optional<std::string> Node::checkpoint_note() {
 
 void Node::wait_for_checkpoint(uint64_t min_size, uint32_t timeout_ms,
                                std::function<void(std::optional<std::string>)> done) {
-  asio::post(io_, [this, min_size, timeout_ms, done = std::move(done)]() mutable {
-    if (checkpoints_->note() && checkpoints_->served_size() >= min_size) return done(checkpoints_->note());
+  auto asked = std::chrono::steady_clock::now();
+  asio::post(io_, [this, min_size, timeout_ms, done = std::move(done), asked]() mutable {
+    if (checkpoints_->note() && checkpoints_->served_size() >= min_size) {
+      checkpoint_latency_.observe(std::chrono::steady_clock::now() - asked);
+      return done(checkpoints_->note());
+    }
     auto w = std::make_shared<CheckpointWaiter>();
     w->min_size = min_size;
+    w->asked = asked;
     w->done = std::move(done);
     w->timer = std::make_shared<asio::steady_timer>(io_);
     w->timer->expires_after(std::chrono::milliseconds(timeout_ms));
@@ -1096,6 +1125,10 @@ std::string Node::metrics_text() {
   gauge("provd_tx_signature_memo_waits_total",
         "Transaction signature checks that waited for another thread verifying the same signature.", sigs.waits,
         "counter");
+  gauge("provd_tx_signatures_overtaken_total",
+        "Signatures of a proposal's transactions verified again instead of waiting for an admission thread "
+        "(lower CPU priority) verifying the same one.",
+        sigs.overtakes, "counter");
   out << "# HELP provd_tx_signature_verify_cpu_seconds Thread CPU time of sampled transaction signature "
          "verifications (one in "
       << ledger::kVerifyTimingEvery << ").\n# TYPE provd_tx_signature_verify_cpu_seconds summary\n"
@@ -1109,6 +1142,17 @@ std::string Node::metrics_text() {
   summary("provd_safety_write_seconds", "Synced writes of the consensus safety record (one before each vote).",
           safety_writes_);
   summary("provd_commit_write_seconds", "Synced writes of committed blocks (the commit writer).", commit_writes_);
+  admission_latency_.render(out, "provd_admission_seconds",
+                            "Client transactions: from the API handing one over to its entering the mempool.");
+  commit_latency_.render(out, "provd_commit_latency_seconds",
+                         "Transactions of this node's mempool: from entering it to their block being durable here.");
+  checkpoint_latency_.render(out, "provd_checkpoint_wait_seconds",
+                             "Receipts waited for (wait=true): from the entry's commit here to a cosigned "
+                             "checkpoint covering it.");
+  vote_latency_.render(out, "provd_vote_latency_seconds",
+                       "Proposals voted for: from the proposal's arrival to the vote's safety record being durable "
+                       "(the vote leaves next).");
+  round_latency_.render(out, "provd_round_seconds", "Time between entering two consensus rounds.");
   gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
         checkpoints_->equivocations(), "counter");
   if (replica_) {

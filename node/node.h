@@ -42,6 +42,7 @@
 #include "node/api/server.h"
 #include "node/checkpoints.h"
 #include "node/config.h"
+#include "node/latency.h"
 #include "node/mempool.h"
 #include "node/proto/node.pb.h"
 #include "node/service.h"
@@ -99,6 +100,7 @@ class Node final : public NodeService {
     Bytes tx;
     std::function<void(SubmitResult)> done;  // null for gossip
     SubmitOptions options;
+    std::chrono::steady_clock::time_point received{};  // client offers: when the API handed it over
   };
   // Checks the offers on the worker pool against one fresh snapshot,
   // kAdmitChunkTxs to a job, and calls admitted() with each verdict in
@@ -106,7 +108,8 @@ class Node final : public NodeService {
   // over the mempool or kMaxAdmitting bound.
   void admit(std::vector<Offer> offers, bool from_client);
   void admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger::DecodedTx> verdict,
-                std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq);
+                std::function<void(SubmitResult)> done, SubmitOptions options, uint64_t snapshot_seq,
+                std::chrono::steady_clock::time_point received);
   // Queues an admitted client transaction for the next gossip batch.
   void queue_gossip(std::string tx);
   // Broadcasts the queued gossip batch (if any) as one Transactions message.
@@ -174,7 +177,13 @@ class Node final : public NodeService {
     size_t from;
     consensus::v1::ConsensusMessage msg;
     bool ready;
+    std::chrono::steady_clock::time_point received{};
   };
+  // When the proposal being handed to the core arrived (vote_latency_).
+  std::chrono::steady_clock::time_point proposal_received_{};
+  // When the core entered its current round (round_latency_).
+  uint64_t round_seen_ = 0;
+  std::chrono::steady_clock::time_point round_entered_{};
   // kSafety keys of the blocks this validator voted for and has not seen
   // committed, by height (persist_safety adds, apply_commit drops).
   std::multimap<uint64_t, Bytes> voted_keys_;
@@ -189,6 +198,7 @@ class Node final : public NodeService {
   std::multimap<Hash256, std::shared_ptr<Waiter>> waiters_;
   struct CheckpointWaiter {
     uint64_t min_size;
+    std::chrono::steady_clock::time_point asked;
     std::function<void(std::optional<std::string>)> done;
     std::shared_ptr<boost::asio::steady_timer> timer;
   };
@@ -252,6 +262,16 @@ class Node final : public NodeService {
   };
   WriteTimes safety_writes_;
   WriteTimes commit_writes_;
+  // Where a client's transaction spends its time (docs/api.md, /metrics):
+  // submitted -> in this node's mempool -> durably committed here -> covered
+  // by a cosigned checkpoint (a wait=true answer needs all three).
+  LatencyHistogram admission_latency_;
+  LatencyHistogram commit_latency_;
+  LatencyHistogram checkpoint_latency_;
+  // The rounds themselves: a proposal's arrival to this validator's vote
+  // for it being durable, and the time between entering two rounds.
+  LatencyHistogram vote_latency_;
+  LatencyHistogram round_latency_;
 };
 
 }  // namespace prov::node

@@ -370,3 +370,68 @@ TEST_CASE("signature memo: threads checking one signature at the same moment ver
   for (auto& th : threads) th.join();
   CHECK(accepted.load() == 0);
 }
+
+TEST_CASE("signature memo: a check in a hurry verifies itself instead of waiting for another thread") {
+  // A proposal's transactions are primed without waiting (prime_tx_signature):
+  // the thread verifying the same signature may be a low-priority admission
+  // thread. Half the threads here wait, half do not; each gets the right
+  // verdict, the memo counts every check once as a hit, a wait, a miss or an
+  // overtake, and only threads that did not wait overtake.
+  prov::ledger::testing::Chain chain;
+  constexpr int kThreads = 8;
+  size_t overtakes = 0;
+  for (int round = 0; round < 40; ++round) {
+    prov::Bytes tx = chain.sign(chain.anchor("stats/hurry", "content " + std::to_string(round)));
+    auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+    REQUIRE(d.is_ok());
+    auto before = prov::ledger::sig_cache_stats();
+    std::atomic<int> ready{0};
+    std::atomic<int> valid{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) {
+        }
+        if (prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
+                                                      d->signature, /*wait_for_others=*/t % 2 == 0)) {
+          valid.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    auto after = prov::ledger::sig_cache_stats();
+    CHECK(valid.load() == kThreads);
+    CHECK(after.misses == before.misses + 1);
+    CHECK(after.hits + after.waits + after.overtakes == before.hits + before.waits + before.overtakes + kThreads - 1);
+    CHECK(after.overtakes - before.overtakes <= kThreads / 2);
+    overtakes += after.overtakes - before.overtakes;
+    // Remembered however the race went: one more check is a hit.
+    CHECK(prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
+                                                    d->signature, false));
+    CHECK(prov::ledger::sig_cache_stats().hits == after.hits + 1);
+  }
+  MESSAGE("overtakes in 40 races: " << overtakes);
+  // A forged signature is refused by threads that do not wait, and never remembered.
+  prov::Bytes tx = chain.sign(chain.anchor("stats/hurry", "forged"));
+  auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+  REQUIRE(d.is_ok());
+  prov::Signature forged = d->signature;
+  forged.bytes[0] ^= 1;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      if (prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()), forged,
+                                                    false)) {
+        accepted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(accepted.load() == 0);
+  auto before = prov::ledger::sig_cache_stats();
+  CHECK_FALSE(prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
+                                                        forged, false));
+  CHECK(prov::ledger::sig_cache_stats().misses == before.misses + 1);
+}

@@ -1,9 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <sstream>
+
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
 #include "node/checkpoints.h"
 #include "node/config.h"
+#include "node/latency.h"
 #include "node/mempool.h"
 #include "node/node.h"
 #include "store_test_dir.h"
@@ -67,11 +71,36 @@ TEST_CASE("mempool: bounded, deduplicated, oldest first, in-flight marks expire"
   CHECK(small.add(std::move(decoded)) == Mempool::Added::kAdded);
   CHECK(small.decoded(h(6)) == kept);
   CHECK(small.bytes() == tx(6).size());
-  auto released = small.remove(h(6));
+  auto entered = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point added_at{};
+  auto released = small.remove(h(6), &added_at);
   CHECK(released.get() == kept);
+  CHECK(added_at != std::chrono::steady_clock::time_point{});  // when it entered the pool
+  CHECK(added_at <= entered);
   CHECK(small.size() == 0);
   CHECK(small.bytes() == 0);
   CHECK(small.decoded(h(6)) == nullptr);
+}
+
+TEST_CASE("latency histogram: cumulative Prometheus buckets, sum and count") {
+  LatencyHistogram hist;
+  using std::chrono::milliseconds;
+  hist.observe(milliseconds(3));      // <= 0.005
+  hist.observe(milliseconds(5));      // <= 0.005 (bounds are inclusive)
+  hist.observe(milliseconds(70));     // <= 0.1
+  hist.observe(milliseconds(20000));  // above every bound
+  hist.observe(-milliseconds(1));     // a clock oddity counts as zero
+  std::ostringstream out;
+  hist.render(out, "x_seconds", "Test.");
+  std::string text = out.str();
+  CHECK(text.find("# TYPE x_seconds histogram\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.005\"} 3\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.05\"} 3\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.1\"} 4\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"10\"} 4\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"+Inf\"} 5\n") != std::string::npos);
+  CHECK(text.find("x_seconds_count 5\n") != std::string::npos);
+  CHECK(text.find("x_seconds_sum 20.078\n") != std::string::npos);
 }
 
 namespace {
