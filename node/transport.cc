@@ -491,7 +491,7 @@ bool PeerTransport::Impl::deliver(const ConnPtr& c, ByteView in) {
 // ---- Writing -----------------------------------------------------------------
 
 void PeerTransport::Impl::post_send(const PublicKey& peer, std::shared_ptr<const Bytes> frame, bool all) {
-  asio::post(io_, [self = shared_from_this(), peer, frame = std::move(frame), all] {
+  auto deliver = [self = shared_from_this(), peer, frame = std::move(frame), all] {
     if (self->stopped_) return;
     if (all) {
       for (auto& [key, p] : self->peers_) {
@@ -505,7 +505,14 @@ void PeerTransport::Impl::post_send(const PublicKey& peer, std::shared_ptr<const
       return;
     }
     self->send_now(it->second, *frame);
-  });
+  };
+  // On the io_context's thread (the node's strand) the frame goes out now,
+  // in order with everything else that thread sends: posted, it waited for
+  // the handler that sent it to finish, and a leader's proposal waited for
+  // the fsync of its own vote that the core emits after it. Writes only
+  // start here; completions run later, never inside this call.
+  if (io_.get_executor().running_in_this_thread()) return deliver();
+  asio::post(io_, std::move(deliver));
 }
 
 void PeerTransport::Impl::send_now(Peer& p, const Bytes& frame) {
