@@ -42,6 +42,7 @@ constexpr std::string_view kVotedBlockPrefix = "voted/";
 // record: from then on a safety store without one was lost, not new.
 constexpr std::string_view kMetaSafetyUsed = "safety_store_used";
 constexpr size_t kMaxVotedBlocks = 4096;
+constexpr uint64_t kNotPooled = ~uint64_t{0};  // Mempool::remove found no such transaction
 
 Bytes voted_block_key(uint64_t height, ByteView block) {
   Bytes key = to_bytes(kVotedBlockPrefix);
@@ -240,13 +241,15 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   }
   PROV_ASSIGN_OR_RETURN(n->checkpoints_, Checkpoints::create(n->chain_id_, members,
                                                              n->is_validator_ ? std::optional(key) : std::nullopt));
-  n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes);
+  n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes, kInFlightMs,
+                                          config.propose_min_age_ms);
   n->workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->consensus_workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->commit_writer_ = std::make_unique<asio::thread_pool>(1);
   n->timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->sync_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->gossip_timer_ = std::make_unique<asio::steady_timer>(n->io_);
+  n->payload_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   if (n->is_validator_) {
     consensus::CoreConfig core;
     core.round_timeout_ticks = n->params_.round_timeout_ms();
@@ -370,6 +373,7 @@ void Node::stop() {
     // leave anyway; its transactions were admitted here and die with this
     // mempool, like everything else in it.
     gossip_timer_->cancel();
+    payload_timer_->cancel();
     gossip_batch_.Clear();
     gossip_batch_bytes_ = 0;
     for (auto& [_, w] : waiters_) w->timer->cancel();
@@ -569,6 +573,25 @@ void Node::drain_effects() {
       arm_timer(t->deadline_tick);
     }
   }
+  // The core may have pulled a payload just now: if the mempool left young
+  // transactions behind, the core hears again once they are old enough.
+  if (auto at = mempool_->take_next_mature()) arm_payload_timer(*at);
+}
+
+void Node::arm_payload_timer(uint64_t at_ms) {
+  if (payload_timer_at_ms_ != 0 && payload_timer_at_ms_ <= at_ms) return;  // an earlier wake-up covers it
+  payload_timer_at_ms_ = at_ms;
+  uint64_t now = now_ms();
+  payload_timer_->expires_after(std::chrono::milliseconds(at_ms > now ? at_ms - now : 0));
+  payload_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed earlier (its own wait runs) or stopping
+    payload_timer_at_ms_ = 0;
+    if (stopping_ || !replica_) return;
+    uint64_t t = now_ms();
+    mempool_->set_now(t);
+    replica_->on_payload_ready(t);
+    drain_effects();
+  });
 }
 
 Status Node::persist_safety(const consensus::PersistSafety& p) {
@@ -613,7 +636,7 @@ struct Node::CommitJob {
   ledger::WriteSet writes;                               // commit proof
   ledger::WriteSet voted_done;                           // voted blocks now committed (safety store)
   std::vector<std::unique_ptr<const ledger::DecodedTx>> released;  // left the mempool
-  std::vector<std::chrono::steady_clock::time_point> pooled_at;    // when those of this node's mempool entered it
+  std::vector<uint64_t> pooled_ms;  // when those of this node's mempool entered it (now_ms clock)
 };
 
 Status Node::apply_commit(consensus::Commit& c) {
@@ -629,9 +652,9 @@ Status Node::apply_commit(consensus::Commit& c) {
   for (const Hash256& hash : c.tx_hashes) {
     // Destroyed on the commit writer, not here: freeing the decoded forms
     // of a large block's transactions was a tenth of the strand's time.
-    std::chrono::steady_clock::time_point added_at{};
-    if (auto decoded = mempool_->remove(hash, &added_at)) job->released.push_back(std::move(decoded));
-    if (added_at != std::chrono::steady_clock::time_point{}) job->pooled_at.push_back(added_at);
+    uint64_t added_ms = kNotPooled;
+    if (auto decoded = mempool_->remove(hash, &added_ms)) job->released.push_back(std::move(decoded));
+    if (added_ms != kNotPooled) job->pooled_ms.push_back(added_ms);
     committing_.insert(hash);
   }
   job->tx_hashes = std::move(c.tx_hashes);
@@ -676,8 +699,10 @@ void Node::made_durable(const std::vector<Hash256>& tx_hashes) {
 
 void Node::on_commit_durable(const CommitJob& job, const Status& written) {
   if (!written.is_ok()) return fatal(written);
-  auto durable_at = std::chrono::steady_clock::now();
-  for (auto t : job.pooled_at) commit_latency_.observe(durable_at - t);
+  const uint64_t durable_ms = now_ms();
+  for (uint64_t t : job.pooled_ms) {
+    if (t <= durable_ms) commit_latency_.observe(std::chrono::milliseconds(durable_ms - t));
+  }
   made_durable(job.tx_hashes);
   for (size_t i = 0; i < job.tx_hashes.size(); ++i) {
     const Hash256& hash = job.tx_hashes[i];
@@ -819,6 +844,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
       ledger::TxContext ctx;  // the snapshot does not change: its registry is read once per chunk
       for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx, &ctx);
       asio::post(io_, [this, seq, from_client, chunk = std::move(chunk)]() mutable {
+        mempool_->set_now(now_ms());  // stamps the transactions added below
         for (Checked& c : chunk) {
           --admitting_;
           admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),

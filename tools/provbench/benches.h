@@ -10,6 +10,7 @@ namespace prov::bench {
 struct CryptoArgs {
   bool json = false;
   double seconds_per_case = 1.0;  // wall time spent measuring each figure
+  bool verify_only = false;        // only the Ed25519 verification rate (tools/bench net's ceiling)
 };
 
 struct LedgerArgs {

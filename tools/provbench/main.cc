@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   CLI::App* c = app.add_subcommand("crypto", "SHA-256 backends, Ed25519 sign and verify rates");
   c->add_flag("--json", crypto.json, "print one JSON object");
   c->add_option("--seconds", crypto.seconds_per_case, "seconds measured per figure")->capture_default_str();
+  c->add_flag("--verify-only", crypto.verify_only, "measure only the Ed25519 verification rate");
 
   CLI11_PARSE(app, argc, argv);
   if (l->parsed()) return prov::bench::run_ledger(ledger);
