@@ -18,13 +18,11 @@ std::string resolve(std::string_view p, const std::string& base) {
   return base + "/" + std::string(p);
 }
 
-Result<size_t> parse_size(std::string_view v, size_t max, size_t min = 1) {
+Result<size_t> parse_size(std::string_view v, size_t max) {
   size_t out = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || end != v.data() + v.size()) return Status::invalid_argument("not a number");
-  if (out < min || out > max) {
-    return Status::invalid_argument("out of range " + std::to_string(min) + ".." + std::to_string(max));
-  }
+  if (out == 0 || out > max) return Status::invalid_argument("out of range 1.." + std::to_string(max));
   return out;
 }
 
@@ -66,8 +64,8 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
     std::string key(trim(line.substr(0, eq)));
     std::string_view value = trim(line.substr(eq + 1));
     if (value.empty()) return fail(key + " has no value");
-    auto set_size = [&](size_t& field, size_t max, size_t min = 1) -> Status {
-      auto v = parse_size(value, max, min);
+    auto set_size = [&](size_t& field, size_t max) -> Status {
+      auto v = parse_size(value, max);
       if (!v) return fail(key + ": " + v.status().message());
       field = *v;
       return Status::ok();
@@ -96,8 +94,6 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
       PROV_RETURN_IF_ERROR(set_size(c.mempool_max_txs, 10'000'000));
     } else if (key == "mempool_max_bytes") {
       PROV_RETURN_IF_ERROR(set_size(c.mempool_max_bytes, size_t{16} << 30));
-    } else if (key == "propose_min_age_ms") {
-      PROV_RETURN_IF_ERROR(set_size(c.propose_min_age_ms, 10'000, /*min=*/0));
     } else if (key == "worker_threads") {
       PROV_RETURN_IF_ERROR(set_size(c.worker_threads, 256));
     } else if (key == "block_cache_bytes") {

@@ -32,11 +32,6 @@ struct NodeConfig {
   Endpoint api{"127.0.0.1", 7001};           // client API listener
   size_t mempool_max_txs = 10000;
   size_t mempool_max_bytes = 64u << 20;
-  // A leader proposes a transaction only once it has been this long in its
-  // mempool (unless the block is full anyway), so the other validators have
-  // admitted it too and checking the proposal does not wait for verifying
-  // its signature (Mempool::pull).
-  size_t propose_min_age_ms = 10;
   size_t worker_threads = 2;                 // signature checks off the consensus strand
   size_t block_cache_bytes = 64u << 20;
   size_t write_buffer_bytes = 64u << 20;

@@ -44,35 +44,13 @@ void Mempool::mark_in_flight(const Hash256& hash, uint64_t now_ms) {
 
 std::vector<Bytes> Mempool::pull(size_t max_txs, size_t max_bytes) {
   std::vector<Bytes> out;
-  std::vector<uint64_t> added;  // of each pulled transaction: oldest first, so the young ones are a suffix
   size_t total = 0;
-  bool full = false;
   for (Tx& tx : order_) {
-    if (out.size() >= max_txs) {
-      full = true;
-      break;
-    }
+    if (out.size() >= max_txs) break;
     if (tx.in_flight_until_ms > now_ms_) continue;
-    if (total + tx.bytes().size() > max_bytes) {
-      full = true;
-      break;
-    }
+    if (total + tx.bytes().size() > max_bytes) break;
     total += tx.bytes().size();
     out.push_back(tx.bytes());
-    added.push_back(tx.added_ms);
-  }
-  if (full || out.size() >= max_txs || min_age_ms_ == 0) return out;
-  // Young: added less than min_age_ms_ ago. A clock that went back makes
-  // every stamp look young; such a transaction counts as old instead of
-  // waiting for the clock to catch up.
-  auto young = [&](uint64_t a) { return a <= now_ms_ ? now_ms_ - a < min_age_ms_ : false; };
-  size_t keep = out.size();
-  while (keep > 0 && young(added[keep - 1])) --keep;
-  if (keep < out.size()) {
-    // Stamps only grow along the list, except after a clock step back: the
-    // earliest to mature is the oldest of those left behind.
-    next_mature_ms_ = added[keep] + min_age_ms_;
-    out.resize(keep);
   }
   return out;
 }

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -29,10 +28,8 @@ class Mempool final : public consensus::PayloadSource {
  public:
   enum class Added { kAdded, kDuplicate, kFull };
 
-  // `min_age_ms`: pull() leaves out transactions added less than this long
-  // ago (by the set_now() clock) unless the block is full anyway.
-  Mempool(size_t max_txs, size_t max_bytes, uint64_t in_flight_ms = kInFlightMs, uint64_t min_age_ms = 0)
-      : max_txs_(max_txs), max_bytes_(max_bytes), in_flight_ms_(in_flight_ms), min_age_ms_(min_age_ms) {}
+  Mempool(size_t max_txs, size_t max_bytes, uint64_t in_flight_ms = kInFlightMs)
+      : max_txs_(max_txs), max_bytes_(max_bytes), in_flight_ms_(in_flight_ms) {}
 
   // Adds an admitted transaction with hash SHA-256(tx).
   Added add(const Hash256& hash, Bytes tx);
@@ -50,23 +47,10 @@ class Mempool final : public consensus::PayloadSource {
   // Marks a transaction seen in a proposal at time `now_ms`.
   void mark_in_flight(const Hash256& hash, uint64_t now_ms);
   // Sets the clock (milliseconds) that stamps added transactions and that
-  // pull() ages them and expires in-flight marks by.
+  // pull() expires in-flight marks by.
   void set_now(uint64_t now_ms) { now_ms_ = now_ms; }
 
-  // The oldest transactions not in flight, up to the bounds. When they do
-  // not fill a block, the ones younger than the minimum age stay behind:
-  // a transaction just admitted here is still being checked by the other
-  // validators (gossip, then their own signature check), and a proposal
-  // carrying it would make each of them verify it while the round waits.
-  // A full block goes at once: waiting would not make it larger.
   std::vector<Bytes> pull(size_t max_txs, size_t max_bytes) override;
-  // When the oldest transaction the last pull() left behind for its age
-  // becomes old enough (set_now() clock), once; nullopt if none was.
-  std::optional<uint64_t> take_next_mature() {
-    auto t = next_mature_ms_;
-    next_mature_ms_.reset();
-    return t;
-  }
 
   size_t size() const { return index_.size(); }
   size_t bytes() const { return bytes_; }
@@ -84,9 +68,7 @@ class Mempool final : public consensus::PayloadSource {
   size_t max_txs_;
   size_t max_bytes_;
   uint64_t in_flight_ms_;
-  uint64_t min_age_ms_;
   uint64_t now_ms_ = 0;
-  std::optional<uint64_t> next_mature_ms_;
   size_t bytes_ = 0;
   std::list<Tx> order_;  // oldest first
   std::unordered_map<Hash256, std::list<Tx>::iterator, crypto::FixedBytesHash> index_;

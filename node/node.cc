@@ -241,15 +241,13 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   }
   PROV_ASSIGN_OR_RETURN(n->checkpoints_, Checkpoints::create(n->chain_id_, members,
                                                              n->is_validator_ ? std::optional(key) : std::nullopt));
-  n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes, kInFlightMs,
-                                          config.propose_min_age_ms);
+  n->mempool_ = std::make_unique<Mempool>(config.mempool_max_txs, config.mempool_max_bytes);
   n->workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->consensus_workers_ = std::make_unique<asio::thread_pool>(config.worker_threads);
   n->commit_writer_ = std::make_unique<asio::thread_pool>(1);
   n->timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->sync_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   n->gossip_timer_ = std::make_unique<asio::steady_timer>(n->io_);
-  n->payload_timer_ = std::make_unique<asio::steady_timer>(n->io_);
   if (n->is_validator_) {
     consensus::CoreConfig core;
     core.round_timeout_ticks = n->params_.round_timeout_ms();
@@ -373,7 +371,6 @@ void Node::stop() {
     // leave anyway; its transactions were admitted here and die with this
     // mempool, like everything else in it.
     gossip_timer_->cancel();
-    payload_timer_->cancel();
     gossip_batch_.Clear();
     gossip_batch_bytes_ = 0;
     for (auto& [_, w] : waiters_) w->timer->cancel();
@@ -573,25 +570,6 @@ void Node::drain_effects() {
       arm_timer(t->deadline_tick);
     }
   }
-  // The core may have pulled a payload just now: if the mempool left young
-  // transactions behind, the core hears again once they are old enough.
-  if (auto at = mempool_->take_next_mature()) arm_payload_timer(*at);
-}
-
-void Node::arm_payload_timer(uint64_t at_ms) {
-  if (payload_timer_at_ms_ != 0 && payload_timer_at_ms_ <= at_ms) return;  // an earlier wake-up covers it
-  payload_timer_at_ms_ = at_ms;
-  uint64_t now = now_ms();
-  payload_timer_->expires_after(std::chrono::milliseconds(at_ms > now ? at_ms - now : 0));
-  payload_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;  // re-armed earlier (its own wait runs) or stopping
-    payload_timer_at_ms_ = 0;
-    if (stopping_ || !replica_) return;
-    uint64_t t = now_ms();
-    mempool_->set_now(t);
-    replica_->on_payload_ready(t);
-    drain_effects();
-  });
 }
 
 Status Node::persist_safety(const consensus::PersistSafety& p) {

@@ -163,11 +163,6 @@ class Node final : public NodeService {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> sync_timer_;
   std::unique_ptr<boost::asio::steady_timer> gossip_timer_;
-  // Wakes the core when transactions the mempool held back for their age
-  // become old enough to propose (Mempool::take_next_mature).
-  std::unique_ptr<boost::asio::steady_timer> payload_timer_;
-  uint64_t payload_timer_at_ms_ = 0;  // 0: not armed
-  void arm_payload_timer(uint64_t at_ms);
   std::unique_ptr<PeerTransport> transport_;
   std::shared_ptr<api::ApiServer> api_;
   std::unique_ptr<Mempool> mempool_;

@@ -23,7 +23,6 @@ TEST_CASE("config: defaults, values, and errors that name the line") {
   CHECK(c->p2p.port == 7102);
   CHECK(c->api.host == "0.0.0.0");
   CHECK(c->mempool_max_txs == 10);
-  CHECK(c->propose_min_age_ms == 10);  // the default
   CHECK(c->data_dir == "/var/lib/provd");
   CHECK(c->node_key == "/etc/provd/node.key");
   CHECK(c->genesis == "/etc/provd/genesis.json");
@@ -34,8 +33,6 @@ TEST_CASE("config: defaults, values, and errors that name the line") {
   CHECK_FALSE(parse_config("p2p_listen = nowhere\n", ".").is_ok());
   CHECK_FALSE(parse_config("p2p_listen = 127.0.0.1:70000\n", ".").is_ok());
   CHECK_FALSE(parse_config("mempool_max_txs = -3\n", ".").is_ok());
-  CHECK(parse_config("propose_min_age_ms = 0\n", ".")->propose_min_age_ms == 0);
-  CHECK_FALSE(parse_config("propose_min_age_ms = 20000\n", ".").is_ok());
   CHECK_FALSE(parse_config("mempool_max_txs\n", ".").is_ok());
   CHECK_FALSE(parse_config("log_level = loud\n", ".").is_ok());
   CHECK_FALSE(parse_config(std::string(70000, '#'), ".").is_ok());
@@ -81,52 +78,6 @@ TEST_CASE("mempool: bounded, deduplicated, oldest first, in-flight marks expire"
   CHECK(small.size() == 0);
   CHECK(small.bytes() == 0);
   CHECK(small.decoded(h(6)) == nullptr);
-}
-
-TEST_CASE("mempool: a block that is not full leaves out transactions younger than the minimum age") {
-  auto tx = [](int i) { return to_bytes("tx-" + std::to_string(i)); };
-  auto h = [&](int i) { return crypto::sha256(tx(i)); };
-  Mempool pool(100, 1 << 20, /*in_flight_ms=*/100, /*min_age_ms=*/10);
-  pool.set_now(1000);
-  CHECK(pool.add(h(1), tx(1)) == Mempool::Added::kAdded);
-  pool.set_now(1004);
-  CHECK(pool.add(h(2), tx(2)) == Mempool::Added::kAdded);
-  CHECK(pool.add(h(3), tx(3)) == Mempool::Added::kAdded);
-  // At 1005 none is 10 ms old: nothing to propose, and a wake-up at 1010.
-  pool.set_now(1005);
-  CHECK(pool.pull(10, 1 << 20).empty());
-  CHECK(pool.take_next_mature() == std::optional<uint64_t>{1010});
-  CHECK(pool.take_next_mature() == std::nullopt);  // once
-  // At 1010 the first is old enough; the other two wait until 1014.
-  pool.set_now(1010);
-  CHECK(pool.pull(10, 1 << 20) == std::vector<Bytes>{tx(1)});
-  CHECK(pool.take_next_mature() == std::optional<uint64_t>{1014});
-  pool.set_now(1014);
-  CHECK(pool.pull(10, 1 << 20) == std::vector<Bytes>{tx(1), tx(2), tx(3)});
-  CHECK(pool.take_next_mature() == std::nullopt);
-  // A full block goes at once, however young: by count ...
-  CHECK(pool.add(h(4), tx(4)) == Mempool::Added::kAdded);  // stamped 1014
-  CHECK(pool.pull(4, 1 << 20) == std::vector<Bytes>{tx(1), tx(2), tx(3), tx(4)});
-  CHECK(pool.take_next_mature() == std::nullopt);
-  // ... or by bytes (each is 4 bytes): the first three fill 12.
-  CHECK(pool.pull(10, 12) == std::vector<Bytes>{tx(1), tx(2), tx(3)});
-  CHECK(pool.pull(10, 1 << 20) == std::vector<Bytes>{tx(1), tx(2), tx(3)});  // not full: tx 4 waits
-  CHECK(pool.take_next_mature() == std::optional<uint64_t>{1024});
-  // In-flight transactions do not count towards a full block.
-  pool.mark_in_flight(h(1), 1014);
-  CHECK(pool.pull(4, 1 << 20) == std::vector<Bytes>{tx(2), tx(3)});  // three left: not full, tx 4 waits
-  (void)pool.take_next_mature();
-  // A clock that stepped back makes no transaction wait for it to catch up
-  // (tx 1 is still in flight until 1114).
-  pool.set_now(500);
-  CHECK(pool.pull(10, 1 << 20) == std::vector<Bytes>{tx(2), tx(3), tx(4)});
-  CHECK(pool.take_next_mature() == std::nullopt);
-  // Without a minimum age nothing waits.
-  Mempool eager(10, 1 << 20);
-  eager.set_now(1000);
-  CHECK(eager.add(h(1), tx(1)) == Mempool::Added::kAdded);
-  CHECK(eager.pull(10, 1 << 20) == std::vector<Bytes>{tx(1)});
-  CHECK(eager.take_next_mature() == std::nullopt);
 }
 
 TEST_CASE("latency histogram: cumulative Prometheus buckets, sum and count") {
