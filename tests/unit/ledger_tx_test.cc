@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -321,54 +322,57 @@ TEST_CASE("signature memo: a valid signature is verified once, a bad one never r
   CHECK(prov::ledger::validate_transaction(chain.kv, forged).reason() == prov::ledger::Rejection::kBadSignature);
 }
 
+namespace {
+
+// Checks `sig` over `d`'s body on `threads` threads that start together, so
+// they ask the memo about the same signature within microseconds of one
+// another; thread t waits for another thread's verification iff waits(t).
+// Returns how many accepted it.
+int race_verify(const prov::ledger::DecodedTx& d, const prov::Signature& sig, int threads,
+                const std::function<bool(int)>& waits) {
+  std::atomic<int> ready{0};
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < threads) {
+      }
+      if (prov::ledger::verify_tx_signature_cached(d.signer, d.body.chain_id(), as_bytes(d.envelope.body()), sig,
+                                                    waits(t))) {
+        accepted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  return accepted.load();
+}
+
+}  // namespace
+
 TEST_CASE("signature memo: threads checking one signature at the same moment verify it once") {
   prov::ledger::testing::Chain chain;
   constexpr int kThreads = 8;
-  // Several signatures, so some rounds do race: the threads start together
-  // and all ask about the same signature within microseconds of one another.
+  auto always = [](int) { return true; };
+  // Several signatures, so some rounds do race.
   for (int round = 0; round < 20; ++round) {
-    prov::Bytes tx = chain.sign(chain.anchor("stats/race", "content " + std::to_string(round)));
+    auto d = prov::ledger::decode_transaction(chain.sign(chain.anchor("stats/race", "content " + std::to_string(round))),
+                                              1 << 16);
+    REQUIRE(d.is_ok());
     auto before = prov::ledger::sig_cache_stats();
-    std::atomic<int> ready{0};
-    std::atomic<int> valid{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&] {
-        ready.fetch_add(1);
-        while (ready.load() < kThreads) {
-        }
-        auto d = prov::ledger::decode_transaction(tx, 1 << 16);
-        if (d && prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
-                                                          d->signature)) {
-          valid.fetch_add(1);
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
+    CHECK(race_verify(d.value(), d->signature, kThreads, always) == kThreads);
     auto after = prov::ledger::sig_cache_stats();
-    CHECK(valid.load() == kThreads);
     // Exactly one thread paid for the curve arithmetic; the others found the
     // verdict in the memo or waited for it.
     CHECK(after.misses == before.misses + 1);
     CHECK(after.hits + after.waits == before.hits + before.waits + kThreads - 1);
   }
   // A forged signature raced the same way is refused by every thread.
-  prov::Bytes tx = chain.sign(chain.anchor("stats/race", "forged"));
-  auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+  auto d = prov::ledger::decode_transaction(chain.sign(chain.anchor("stats/race", "forged")), 1 << 16);
   REQUIRE(d.is_ok());
   prov::Signature forged = d->signature;
   forged.bytes[0] ^= 1;
-  std::atomic<int> accepted{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      if (prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()), forged)) {
-        accepted.fetch_add(1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  CHECK(accepted.load() == 0);
+  CHECK(race_verify(d.value(), forged, kThreads, always) == 0);
 }
 
 TEST_CASE("signature memo: a check in a hurry verifies itself instead of waiting for another thread") {
@@ -379,29 +383,15 @@ TEST_CASE("signature memo: a check in a hurry verifies itself instead of waiting
   // overtake, and only threads that did not wait overtake.
   prov::ledger::testing::Chain chain;
   constexpr int kThreads = 8;
+  auto even_wait = [](int t) { return t % 2 == 0; };
   size_t overtakes = 0;
   for (int round = 0; round < 40; ++round) {
-    prov::Bytes tx = chain.sign(chain.anchor("stats/hurry", "content " + std::to_string(round)));
-    auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+    auto d = prov::ledger::decode_transaction(
+        chain.sign(chain.anchor("stats/hurry", "content " + std::to_string(round))), 1 << 16);
     REQUIRE(d.is_ok());
     auto before = prov::ledger::sig_cache_stats();
-    std::atomic<int> ready{0};
-    std::atomic<int> valid{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        ready.fetch_add(1);
-        while (ready.load() < kThreads) {
-        }
-        if (prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
-                                                      d->signature, /*wait_for_others=*/t % 2 == 0)) {
-          valid.fetch_add(1);
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
+    CHECK(race_verify(d.value(), d->signature, kThreads, even_wait) == kThreads);
     auto after = prov::ledger::sig_cache_stats();
-    CHECK(valid.load() == kThreads);
     CHECK(after.misses == before.misses + 1);
     CHECK(after.hits + after.waits + after.overtakes == before.hits + before.waits + before.overtakes + kThreads - 1);
     CHECK(after.overtakes - before.overtakes <= kThreads / 2);
@@ -413,23 +403,11 @@ TEST_CASE("signature memo: a check in a hurry verifies itself instead of waiting
   }
   MESSAGE("overtakes in 40 races: " << overtakes);
   // A forged signature is refused by threads that do not wait, and never remembered.
-  prov::Bytes tx = chain.sign(chain.anchor("stats/hurry", "forged"));
-  auto d = prov::ledger::decode_transaction(tx, 1 << 16);
+  auto d = prov::ledger::decode_transaction(chain.sign(chain.anchor("stats/hurry", "forged")), 1 << 16);
   REQUIRE(d.is_ok());
   prov::Signature forged = d->signature;
   forged.bytes[0] ^= 1;
-  std::atomic<int> accepted{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      if (prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()), forged,
-                                                    false)) {
-        accepted.fetch_add(1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  CHECK(accepted.load() == 0);
+  CHECK(race_verify(d.value(), forged, kThreads, [](int) { return false; }) == 0);
   auto before = prov::ledger::sig_cache_stats();
   CHECK_FALSE(prov::ledger::verify_tx_signature_cached(d->signer, d->body.chain_id(), as_bytes(d->envelope.body()),
                                                         forged, false));
