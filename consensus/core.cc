@@ -312,10 +312,14 @@ void Replica::try_propose(uint64_t now) {
 
 bool Replica::chain_has_uncommitted_txs(const Hash256& tip) const {
   // The tip or its parent carrying transactions means a commit is still in
-  // flight: keep proposing so the two-chain rule can complete it.
+  // flight: keep proposing so the two-chain rule can complete it. The
+  // committed root is done: a certified empty child of it needs no block
+  // after it (every replica forms the QC that committed the root from the
+  // broadcast votes; one that missed them learns it from the next proposal,
+  // at the latest the idle leader's after idle_propose_ticks).
   Hash256 at = tip;
   for (int depth = 0; depth < 2; ++depth) {
-    if (at == root_.id) return root_.tx_count > 0;
+    if (at == root_.id) return false;
     auto it = tree_.find(at);
     if (it == tree_.end()) return false;
     if (it->second.tx_count > 0) return true;

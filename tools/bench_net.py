@@ -91,6 +91,19 @@ def ceiling_with_nodes_paused(provbench, validators, pids):
             os.kill(pid, signal.SIGCONT)
 
 
+def stage_ms(m0, m1):
+    """Means over two scrapes of one node's synced writes and stage histograms (docs/operator.md), in ms."""
+    return {
+        "safety_write_ms": write_ms(m0, m1, "provd_safety_write_seconds"),
+        "commit_write_ms": write_ms(m0, m1, "provd_commit_write_seconds"),
+        "round_ms": write_ms(m0, m1, "provd_round_seconds"),
+        "vote_ms": write_ms(m0, m1, "provd_vote_latency_seconds"),
+        "admission_ms": write_ms(m0, m1, "provd_admission_seconds"),
+        "mempool_to_durable_ms": write_ms(m0, m1, "provd_commit_latency_seconds"),
+        "checkpoint_wait_ms": write_ms(m0, m1, "provd_checkpoint_wait_seconds"),
+    }
+
+
 def write_ms(m0, m1, name):
     """Mean wall time in ms of the synced writes a summary metric counts between two scrapes."""
     n = m1.get(name + "_count", 0) - m0.get(name + "_count", 0)
@@ -559,14 +572,7 @@ def main():
             "rounds_per_s": round((sh1["round"] - sh0["round"]) / hw, 2),
             "round_timeouts": int(mh1.get("provd_consensus_timeouts_total", 0) -
                                   mh0.get("provd_consensus_timeouts_total", 0)),
-            "safety_write_ms": write_ms(mh0, mh1, "provd_safety_write_seconds"),
-            "commit_write_ms": write_ms(mh0, mh1, "provd_commit_write_seconds"),
-            # Means of node 1's stage histograms (docs/api.md, /metrics).
-            "round_ms": write_ms(mh0, mh1, "provd_round_seconds"),
-            "vote_ms": write_ms(mh0, mh1, "provd_vote_latency_seconds"),
-            "admission_ms": write_ms(mh0, mh1, "provd_admission_seconds"),
-            "mempool_to_durable_ms": write_ms(mh0, mh1, "provd_commit_latency_seconds"),
-            "checkpoint_wait_ms": write_ms(mh0, mh1, "provd_checkpoint_wait_seconds"),
+            **stage_ms(mh0, mh1),
         }
         # As at maximum load, the first quarter of the window warms up:
         # latency figures are of submissions sent after it; the p99 of all
@@ -586,10 +592,10 @@ def main():
             log(f"latency curve: {rate:.0f} tx/s for {curve_s:.0f} s")
             load_txs, at = curve_txs[at:at + n], at + n
             probe_txs, at = curve_txs[at:at + 5000], at + 5000
-            c_start, c_timed, c_join, (st_c0, t_c0, ticks_c0) = paced(
+            c_start, c_timed, c_join, (st_c0, mc0, t_c0, ticks_c0) = paced(
                 rate, curve_s, load_txs, probe_txs,
-                at_start=lambda: (nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]))
-            st_c1, t_c1, ticks_c1 = nodes[0].status(), time.time(), [cpu_ticks(p) for p in pids]
+                at_start=lambda: (nodes[0].status(), nodes[0].metrics(), time.time(), [cpu_ticks(p) for p in pids]))
+            st_c1, mc1, t_c1, ticks_c1 = nodes[0].status(), nodes[0].metrics(), time.time(), [cpu_ticks(p) for p in pids]
             if c_join:
                 c_join()
             cw = t_c1 - t_c0
@@ -602,6 +608,7 @@ def main():
                 "latency_samples": len(c_lat),
                 "rounds_per_s_node1": round((st_c1["round"] - st_c0["round"]) / cw, 1),
                 "cpu_percent_per_node": [round((b - a) / CLK_TCK / cw * 100, 1) for a, b in zip(ticks_c0, ticks_c1)],
+                "node1": stage_ms(mc0, mc1),
             })
         heights = [n.status()["height"] for n in nodes]
         # This machine's speed drifts (shared hosts): the ceiling the window
