@@ -245,6 +245,33 @@ TEST_CASE("forged and malformed messages are counted and dropped") {
   CHECK(r.committed_height() == 0);
 }
 
+TEST_CASE("a vote for a block whose QC is formed is dropped unverified; one without a QC is checked") {
+  Cluster c;
+  Replica& r = *c.nodes[0]->replica;
+  const Hash256 block = crypto::sha256(as_bytes("some block of round 1"));
+  auto deliver = [&](size_t from, const v1::Vote& v) {
+    v1::ConsensusMessage m;
+    *m.mutable_vote() = v;
+    r.on_message(from, m, c.now);
+    c.drain(0);
+  };
+  // Three valid votes (the quorum of four) form the QC: the round moves on.
+  for (size_t i = 1; i <= 3; ++i) deliver(i, make_vote(c.set, c.chain.validators[i], 1, block));
+  CHECK(r.high_qc_round() == 1);
+  CHECK(r.current_round() == 2);
+  const uint64_t rejected = r.stats().rejected_messages;
+  // A forged vote for that block adds nothing: not even checked.
+  v1::Vote forged = make_vote(c.set, c.chain.validators[3], 1, block);
+  forged.mutable_signature()->mutable_signature()->at(0) ^= 1;
+  deliver(3, forged);
+  CHECK(r.stats().rejected_messages == rejected);
+  // The same forgery for a block without a QC is checked and refused.
+  v1::Vote other = make_vote(c.set, c.chain.validators[3], 1, crypto::sha256(as_bytes("another block")));
+  other.mutable_signature()->mutable_signature()->at(0) ^= 1;
+  deliver(3, other);
+  CHECK(r.stats().rejected_messages == rejected + 1);
+}
+
 TEST_CASE("committed blocks are served rebuilt from the store, byte-bounded, at least one per answer") {
   Cluster c;
   for (int i = 0; i < 40; ++i) c.submit(c.chain.sign(c.chain.anchor("stats/s" + std::to_string(i), "v")));
