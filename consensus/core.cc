@@ -84,7 +84,6 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
     if (h == head.height) {
       root_.round = stored->header.round();
       root_.header_bytes = std::move(stored->header_bytes);
-      root_.tx_count = static_cast<size_t>(stored->tx_count);
       PROV_ASSIGN_OR_RETURN(auto proof_bytes, committed_.get(ledger::Column::kCommitProofs, ledger::u64_key(h)));
       v1::CommitProof proof;
       if (proof_bytes && proof.ParseFromArray(proof_bytes->data(), static_cast<int>(proof_bytes->size())) &&
@@ -558,7 +557,6 @@ void Replica::commit_node(Node& node, v1::CommitProof proof) {
   root_.height = node.height;
   root_.round = node.round;
   root_.time_ms = node.header.time_ms();
-  root_.tx_count = node.tx_count;
   root_.header_bytes = node.header_bytes;
   if (node.qc) root_.qc = *node.qc;
   committed_proposers_.push_back(node.proposer);

@@ -195,7 +195,6 @@ class Replica {
     uint64_t height = 0;
     uint64_t round = 0;
     int64_t time_ms = 0;
-    size_t tx_count = 0;
     Bytes header_bytes;
     v1::QuorumCert qc;
   };

@@ -4,13 +4,27 @@
 // Thread-safe: observe() from any thread, render() from any other.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <ostream>
+#include <string>
 
 namespace prov::node {
+
+// Nanoseconds as decimal seconds with all nine digits ("12345.000678901"):
+// a sum that grows for as long as the node runs keeps its resolution,
+// which a double printed at the stream's six significant digits did not.
+inline std::string format_seconds(uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%llu.%09llu", static_cast<unsigned long long>(ns / 1000000000u),
+                static_cast<unsigned long long>(ns % 1000000000u));
+  return buf;
+}
 
 class LatencyHistogram {
  public:
@@ -39,7 +53,7 @@ class LatencyHistogram {
     }
     cumulative += buckets_[kBounds.size()].load(std::memory_order_relaxed);
     out << name << "_bucket{le=\"+Inf\"} " << cumulative << "\n"
-        << name << "_sum " << static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9 << "\n"
+        << name << "_sum " << format_seconds(sum_ns_.load(std::memory_order_relaxed)) << "\n"
         << name << "_count " << cumulative << "\n";
   }
 

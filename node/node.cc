@@ -590,7 +590,7 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   Status st = safety_store_->apply(w, /*sync=*/true);
   auto t1 = std::chrono::steady_clock::now();
   safety_writes_.add(t1 - t0);
-  if (p.voted_block && proposal_received_ != std::chrono::steady_clock::time_point{}) {
+  if (st.is_ok() && p.voted_block && proposal_received_ != std::chrono::steady_clock::time_point{}) {
     vote_latency_.observe(t1 - proposal_received_);
   }
   if (st.is_ok() && !safety_used_) {
@@ -1083,6 +1083,7 @@ void Node::wait_for_checkpoint(uint64_t min_size, uint32_t timeout_ms,
     checkpoint_waiters_.push_back(w);
     w->timer->async_wait([this, w](const boost::system::error_code& ec) {
       if (ec || !w->done) return;
+      checkpoint_latency_.observe(std::chrono::steady_clock::now() - w->asked);  // the worst cases count too
       w->done(std::nullopt);
       w->done = nullptr;
       std::erase(checkpoint_waiters_, w);
@@ -1136,11 +1137,11 @@ std::string Node::metrics_text() {
   out << "# HELP provd_tx_signature_verify_cpu_seconds Thread CPU time of sampled transaction signature "
          "verifications (one in "
       << ledger::kVerifyTimingEvery << ").\n# TYPE provd_tx_signature_verify_cpu_seconds summary\n"
-      << "provd_tx_signature_verify_cpu_seconds_sum " << static_cast<double>(sigs.timed_verify_cpu_ns) / 1e9 << "\n"
+      << "provd_tx_signature_verify_cpu_seconds_sum " << format_seconds(sigs.timed_verify_cpu_ns) << "\n"
       << "provd_tx_signature_verify_cpu_seconds_count " << sigs.timed_verifications << "\n";
   auto summary = [&](const char* name, const char* help, const WriteTimes& t) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " summary\n"
-        << name << "_sum " << static_cast<double>(t.ns.load()) / 1e9 << "\n"
+        << name << "_sum " << format_seconds(t.ns.load()) << "\n"
         << name << "_count " << t.count.load() << "\n";
   };
   summary("provd_safety_write_seconds", "Synced writes of the consensus safety record (one before each vote).",
@@ -1152,7 +1153,7 @@ std::string Node::metrics_text() {
                          "Transactions of this node's mempool: from entering it to their block being durable here.");
   checkpoint_latency_.render(out, "provd_checkpoint_wait_seconds",
                              "Receipts waited for (wait=true): from the entry's commit here to a cosigned "
-                             "checkpoint covering it.");
+                             "checkpoint covering it (a wait that timed out counts with its whole length).");
   vote_latency_.render(out, "provd_vote_latency_seconds",
                        "Proposals voted for: from the proposal's arrival to the vote's safety record being durable "
                        "(the vote leaves next).");

@@ -262,7 +262,7 @@ class Node final : public NodeService {
   };
   WriteTimes safety_writes_;
   WriteTimes commit_writes_;
-  // Where a client's transaction spends its time (docs/api.md, /metrics):
+  // Where a client's transaction spends its time (docs/operator.md, /metrics):
   // submitted -> in this node's mempool -> durably committed here -> covered
   // by a cosigned checkpoint (a wait=true answer needs all three).
   LatencyHistogram admission_latency_;

@@ -491,7 +491,7 @@ bool PeerTransport::Impl::deliver(const ConnPtr& c, ByteView in) {
 // ---- Writing -----------------------------------------------------------------
 
 void PeerTransport::Impl::post_send(const PublicKey& peer, std::shared_ptr<const Bytes> frame, bool all) {
-  auto deliver = [self = shared_from_this(), peer, frame = std::move(frame), all] {
+  auto send = [self = shared_from_this(), peer, frame = std::move(frame), all] {
     if (self->stopped_) return;
     if (all) {
       for (auto& [key, p] : self->peers_) {
@@ -511,8 +511,8 @@ void PeerTransport::Impl::post_send(const PublicKey& peer, std::shared_ptr<const
   // the handler that sent it to finish, and a leader's proposal waited for
   // the fsync of its own vote that the core emits after it. Writes only
   // start here; completions run later, never inside this call.
-  if (io_.get_executor().running_in_this_thread()) return deliver();
-  asio::post(io_, std::move(deliver));
+  if (io_.get_executor().running_in_this_thread()) return send();
+  asio::post(io_, std::move(send));
 }
 
 void PeerTransport::Impl::send_now(Peer& p, const Bytes& frame) {

@@ -98,7 +98,10 @@ TEST_CASE("latency histogram: cumulative Prometheus buckets, sum and count") {
   CHECK(text.find("x_seconds_bucket{le=\"10\"} 4\n") != std::string::npos);
   CHECK(text.find("x_seconds_bucket{le=\"+Inf\"} 5\n") != std::string::npos);
   CHECK(text.find("x_seconds_count 5\n") != std::string::npos);
-  CHECK(text.find("x_seconds_sum 20.078\n") != std::string::npos);
+  CHECK(text.find("x_seconds_sum 20.078000000\n") != std::string::npos);
+  // Sums keep nanosecond resolution however long the node has run.
+  CHECK(format_seconds(123456789012345678u) == "123456789.012345678");
+  CHECK(format_seconds(5) == "0.000000005");
 }
 
 namespace {

@@ -52,7 +52,9 @@ int run_crypto(const CryptoArgs& args) {
   const double t = args.seconds_per_case;
   report.add("cores", std::thread::hardware_concurrency(), "count");
   if (args.verify_only) {
-    report.add("ed25519_verify_per_s", verify_rate(t), "verifications/s (1 thread)");
+    double verifies = verify_rate(t);
+    if (verifies <= 0) return 1;
+    report.add("ed25519_verify_per_s", verifies, "verifications/s (1 thread)");
     report.print(args.json);
     return 0;
   }
