@@ -105,7 +105,11 @@ Status Replica::start(const SafetyState& safety, const v1::QuorumCert& high_qc, 
   last_tc_.reset();
   my_timeout_.reset();
   consecutive_timeouts_ = 0;
-  proposed_round_ = 0;
+  // A round this validator voted in before the restart gets no proposal
+  // from it now: if it led that round it proposed already (a second, other
+  // block would look like equivocation), and it could not vote for a new
+  // one anyway (the safety rules need a higher round).
+  proposed_round_ = safety.highest_vote_round;
   timed_out_round_ = 0;
   started_ = true;
   round_ = 0;

@@ -34,6 +34,7 @@ struct Node {
   std::vector<v1::CommitProof> proofs;
   uint64_t timer = 0;
   bool up = true;
+  std::vector<Bytes> voted;  // every block it voted for (a restart hands them back)
 };
 
 struct Cluster {
@@ -89,6 +90,7 @@ struct Cluster {
       } else if (auto* p = std::get_if<PersistSafety>(&e)) {
         n.safety = p->state;
         n.high_qc = p->high_qc;
+        if (p->voted_block) n.voted.push_back(*p->voted_block);
       } else if (auto* c = std::get_if<Commit>(&e)) {
         n.kv.apply(*c->block_writes);
         n.kv.apply(c->writes);
@@ -270,6 +272,54 @@ TEST_CASE("a vote for a block whose QC is formed is dropped unverified; one with
   other.mutable_signature()->mutable_signature()->at(0) ^= 1;
   deliver(3, other);
   CHECK(r.stats().rejected_messages == rejected + 1);
+}
+
+TEST_CASE("a leader restarted in a round it voted in does not propose a second block for it") {
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.submit(c.chain.sign(c.chain.anchor("stats/restart-" + std::to_string(i), "v")));
+  // Deliver messages one at a time until some validator has made durable its
+  // vote for its own proposal (voted in round r = its high QC's round + 1,
+  // as that round's leader), then restart it from what it made durable.
+  std::optional<size_t> restarted;
+  for (int guard = 0; guard < 100000 && !restarted; ++guard) {
+    if (c.net.empty()) {
+      c.step();
+      continue;
+    }
+    Cluster::Msg m = std::move(c.net.front());
+    c.net.pop_front();
+    v1::ConsensusMessage msg;
+    REQUIRE(msg.ParseFromString(m.bytes));
+    c.nodes[m.to]->replica->on_message(m.from, msg, c.now);
+    c.drain(m.to);
+    for (size_t i = 0; i < c.nodes.size() && !restarted; ++i) {
+      Node& n = *c.nodes[i];
+      const uint64_t r = n.safety.highest_vote_round;
+      if (r == 0 || r != n.high_qc.round() + 1) continue;
+      auto leader = n.replica->leader(r, Hash256::from(as_bytes(n.high_qc.block_id())));
+      if (leader != i || n.replica->current_round() != r) continue;
+      // Crash: whatever it had not sent yet is lost with it.
+      std::erase_if(c.net, [&](const Cluster::Msg& x) { return x.from == i; });
+      CoreConfig config;
+      config.round_timeout_ticks = 200;
+      config.idle_propose_ticks = 20;
+      n.replica = std::make_unique<Replica>(c.set, c.chain.validators[i], n.kv, n.payload, config);
+      REQUIRE(n.replica->start(n.safety, n.high_qc, c.now, nullptr, &n.voted).is_ok());
+      CHECK(n.replica->current_round() == r);
+      n.replica->on_payload_ready(c.now);
+      c.drain(i);
+      for (const Cluster::Msg& x : c.net) {
+        v1::ConsensusMessage out;
+        REQUIRE(out.ParseFromString(x.bytes));
+        CHECK_FALSE((x.from == i && out.has_proposal()));
+      }
+      restarted = i;
+    }
+  }
+  REQUIRE(restarted.has_value());
+  // The network goes on and agrees.
+  CHECK(c.run_until(c.min_height() + 2, 20000));
+  c.check_agreement();
 }
 
 TEST_CASE("committed blocks are served rebuilt from the store, byte-bounded, at least one per answer") {
