@@ -305,8 +305,7 @@ void Replica::try_propose(uint64_t now) {
   p.mutable_signature()->set_signature(to_string(sig.view()));
   proposed_round_ = round_;
   ++stats_.proposals_sent;
-  size_t tx_count = static_cast<size_t>(built->header.log_size() - head->log_size);
-  const Node& node = add_node(std::move(built).value(), tx_count);
+  const Node& node = add_node(std::move(built).value());
   v1::ConsensusMessage msg;
   *msg.mutable_proposal() = p;
   broadcast(std::move(msg));
@@ -551,7 +550,6 @@ void Replica::commit_node(Node& node, v1::CommitProof proof) {
   // writes move, once, into what the caller applies and the layer that
   // stands in for them until it has.
   c.block_writes = std::make_shared<const ledger::WriteSet>(std::move(node.writes));
-  c.tx_count = node.tx_count;
   c.header = node.header;
   c.tx_hashes = std::move(node.tx_hashes);
   c.writes.put(ledger::Column::kCommitProofs, ledger::u64_key(node.height), as_bytes(proof.SerializeAsString()));
@@ -630,11 +628,11 @@ Result<const Replica::Node*> Replica::insert_block(ByteView block, uint64_t now)
   }
   PROV_ASSIGN_OR_RETURN(StateView state, state_at(parsed.parent));
   PROV_ASSIGN_OR_RETURN(ledger::AppliedBlock applied, ledger::apply_block(*state.top, block, &decoded_));
-  const Node& node = add_node(std::move(applied), static_cast<size_t>(parsed.block.txs_size()));
+  const Node& node = add_node(std::move(applied));
   return &node;
 }
 
-const Replica::Node& Replica::add_node(ledger::AppliedBlock applied, size_t tx_count) {
+const Replica::Node& Replica::add_node(ledger::AppliedBlock applied) {
   Node node;
   node.id = applied.block_hash;
   node.parent = to_hash(applied.header.parent_hash());
@@ -645,7 +643,7 @@ const Replica::Node& Replica::add_node(ledger::AppliedBlock applied, size_t tx_c
   node.header = std::move(applied.header);
   node.writes = std::move(applied.writes);
   node.tx_hashes = std::move(applied.tx_hashes);
-  node.tx_count = tx_count;
+  node.tx_count = node.tx_hashes.size();  // the transactions the block included
   node.proposer = validators_.index_of(PublicKey::from(as_bytes(node.header.proposer()))).value_or(0);
   blocks_by_round_[node.round].insert(node.id);
   auto [it, inserted] = tree_.emplace(node.id, std::move(node));

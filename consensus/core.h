@@ -101,9 +101,8 @@ struct Commit {
   std::shared_ptr<const ledger::WriteSet> block_writes;
   ledger::WriteSet writes;
   v1::CommitProof proof;
-  size_t tx_count;
   ledger::v1::BlockHeader header;  // the committed block's, parsed
-  std::vector<Hash256> tx_hashes;  // SHA-256 of each transaction's bytes, in block order
+  std::vector<Hash256> tx_hashes;  // SHA-256 of each transaction's bytes, in block order (one per transaction)
 };
 struct SetTimer {
   uint64_t deadline_tick;
@@ -222,7 +221,7 @@ class Replica {
   bool known(const Hash256& id) const { return id == root_.id || tree_.count(id) > 0; }
   // Executes `block` on its parent's state and inserts it; returns the node.
   Result<const Node*> insert_block(ByteView block, uint64_t now);
-  const Node& add_node(ledger::AppliedBlock applied, size_t tx_count);
+  const Node& add_node(ledger::AppliedBlock applied);
   // The state after block `tip`: the store plus the writes of every
   // unapplied and uncommitted block up to it, as stacked overlays.
   struct StateView {

@@ -618,14 +618,13 @@ struct Node::CommitJob {
 };
 
 Status Node::apply_commit(consensus::Commit& c) {
-  if (c.tx_hashes.size() != c.tx_count || c.header.log_size() < c.tx_count) {
-    return Status::internal("committed block's transaction count");
-  }
+  const uint64_t tx_count = c.tx_hashes.size();
+  if (c.header.log_size() < tx_count) return Status::internal("committed block's transaction count");
   auto job = std::make_shared<CommitJob>();
   job->height = c.height;
   job->log_size = c.header.log_size();
   if (!job->log_root.assign(as_bytes(c.header.log_root()))) return Status::internal("committed log root size");
-  job->first_index = c.header.log_size() - c.tx_count;
+  job->first_index = c.header.log_size() - tx_count;
   job->released.reserve(c.tx_hashes.size());
   for (const Hash256& hash : c.tx_hashes) {
     // Destroyed on the commit writer, not here: freeing the decoded forms
@@ -822,7 +821,8 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
       ledger::TxContext ctx;  // the snapshot does not change: its registry is read once per chunk
       for (Checked& c : chunk) c.verdict = ledger::check_transaction(*snap, c.offer.tx, &ctx);
       asio::post(io_, [this, seq, from_client, chunk = std::move(chunk)]() mutable {
-        mempool_->set_now(now_ms());  // stamps the transactions added below
+        const uint64_t now = now_ms();
+        mempool_->set_now(now);  // stamps the transactions added below
         for (Checked& c : chunk) {
           --admitting_;
           admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),
@@ -831,8 +831,6 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
         // Once the whole chunk is in the mempool, not after each of its
         // transactions: an idle leader proposed a block of the first one.
         if (replica_ && !stopping_) {
-          uint64_t now = now_ms();
-          mempool_->set_now(now);
           replica_->on_payload_ready(now);
           drain_effects();
         }

@@ -457,8 +457,8 @@ void Simulation::execute_commit(size_t i, const consensus::Commit& c) {
   append(rec, c.block_id.view());
   trace_hash_.update(rec);
   trace("commit replica " + std::to_string(i) + " height " + std::to_string(c.height) + " " +
-        hex(c.block_id).substr(0, 12) + " txs " + std::to_string(c.tx_count));
-  if (i == first_honest_) txs_committed_ += c.tx_count;
+        hex(c.block_id).substr(0, 12) + " txs " + std::to_string(c.tx_hashes.size()));
+  if (i == first_honest_) txs_committed_ += c.tx_hashes.size();
   if (cfg_.wan) {
     auto it = proposed_at_.find(c.block_id);
     if (it != proposed_at_.end()) latencies_ms_.push_back(now_ - it->second);
