@@ -214,7 +214,7 @@ void Replica::handle_proposal(size_t from, const v1::Proposal& p, uint64_t now) 
     return reject();
   }
   if (p.justify().block_id() != h.parent_hash() || p.justify().round() >= round ||
-      !verify_qc(validators_, p.justify(), &sig_memo_).is_ok()) {
+      (!holds_qc_for(p.justify()) && !verify_qc(validators_, p.justify(), &sig_memo_).is_ok())) {
     return reject();
   }
   const bool has_tc = p.has_last_round_tc();
@@ -252,6 +252,19 @@ void Replica::handle_proposal(size_t from, const v1::Proposal& p, uint64_t now) 
     retry_waiting(node->id, now);
   }
   if (round == round_) vote_for(*node, p, now);
+}
+
+bool Replica::holds_qc_for(const v1::QuorumCert& qc) const {
+  // With votes broadcast, a replica has usually formed (and verified) the QC
+  // for a proposal's parent itself before the proposal arrives. A justify
+  // for the same (epoch, round, block) then certifies nothing new and its
+  // signatures are not checked again: the replica keeps using its own QC
+  // (process_qc leaves a block's first QC and a high QC of the same round in
+  // place), so nothing unchecked is stored or passed on.
+  auto it = tree_.find(to_hash(qc.block_id()));
+  if (it == tree_.end() || !it->second.qc) return false;
+  const v1::QuorumCert& mine = *it->second.qc;
+  return mine.epoch() == qc.epoch() && mine.round() == qc.round() && high_qc_.round() >= qc.round();
 }
 
 void Replica::vote_for(const Node& node, const v1::Proposal& p, uint64_t now) {

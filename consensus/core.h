@@ -235,6 +235,8 @@ class Replica {
 
   // Proposing and voting.
   void try_propose(uint64_t now);
+  // True if this replica holds a verified QC for qc's (epoch, round, block).
+  bool holds_qc_for(const v1::QuorumCert& qc) const;
   bool chain_has_uncommitted_txs(const Hash256& tip) const;
   void vote_for(const Node& node, const v1::Proposal& p, uint64_t now);
   void local_timeout(uint64_t now);

@@ -58,6 +58,7 @@ std::optional<v1::CheckpointSignature> Checkpoints::on_durable_head(uint64_t siz
       out = std::move(sig);
     }
   }
+  settle_held(size, root);
   try_serve(size, root);
   return out;
 }
@@ -67,7 +68,10 @@ Status Checkpoints::add(const v1::CheckpointSignature& sig) {
   if (!root.assign(as_bytes(sig.root())) || sig.signature().size() != kNoteSignatureBytes) {
     return Status::invalid_argument("malformed checkpoint signature");
   }
-  if (sig.size() <= served_size_) return Status::ok();  // old news
+  const uint64_t size = sig.size();
+  auto head = heads_.find(size);
+  // At or below the served size only another root than ours is news (evidence).
+  if (size <= served_size_ && (head == heads_.end() || head->second == root)) return Status::ok();
   size_t index = verifiers_.size();
   for (size_t i = 0; i < verifiers_.size(); ++i) {
     if (to_string(verifiers_[i].public_key()) == sig.signer()) index = i;
@@ -76,19 +80,84 @@ Status Checkpoints::add(const v1::CheckpointSignature& sig) {
   const auto& v = verifiers_[index];
   const uint8_t* raw = reinterpret_cast<const uint8_t*>(sig.signature().data());
   if (get_u32_be(raw) != v.key_id()) return Status::unauthenticated("checkpoint signature key id mismatch");
-  ByteView ed(raw + 4, 64);
-  if (!v.verify(body(sig.size(), root), ed)) return Status::unauthenticated("bad checkpoint signature");
-  record(sig.size(), root, index, crypto::note::NoteSignature{v.name(), v.key_id(), Bytes(ed.begin(), ed.end())});
+  if (auto by_size = sigs_.find(size); by_size != sigs_.end()) {
+    auto by_root = by_size->second.find(root);
+    if (by_root != by_size->second.end() && by_root->second.count(index)) return Status::ok();  // have it
+  }
+  Unchecked u{root, index, Bytes(raw + 4, raw + kNoteSignatureBytes)};
+  if (head != heads_.end()) {
+    // Our own root at this size needs no more than a quorum; another root
+    // is checked whatever it costs: if good, it is evidence.
+    if (head->second == root && count(size, root) >= quorum_) return Status::ok();
+  } else if (heads_.empty() || size > heads_.rbegin()->first) {
+    auto held = held_.find(size);
+    if (held == held_.end()) {
+      if (held_.size() >= kMaxPendingSizes) {
+        // Full: keep the sizes nearest our head, which come due first.
+        if (size > held_.rbegin()->first) return Status::ok();
+        held_.erase(std::prev(held_.end()));
+      }
+      held = held_.emplace(size, std::vector<Unchecked>{}).first;
+    }
+    // At most two roots per signer and size: a repeat adds nothing, and two
+    // are enough to show a signer equivocated; so no signer crowds out another.
+    size_t from_signer = 0;
+    for (const Unchecked& h : held->second) {
+      if (h.index != index) continue;
+      if (h.root == root) return Status::ok();
+      ++from_signer;
+    }
+    if (from_signer < 2) held->second.push_back(std::move(u));
+    return Status::ok();
+  }
+  if (!check_and_record(size, u)) return Status::unauthenticated("bad checkpoint signature");
   return Status::ok();
+}
+
+bool Checkpoints::check_and_record(uint64_t size, const Unchecked& u) {
+  const auto& v = verifiers_[u.index];
+  ++verified_;
+  if (!v.verify(body(size, u.root), u.ed)) return false;
+  record(size, u.root, u.index, crypto::note::NoteSignature{v.name(), v.key_id(), u.ed});
+  return true;
+}
+
+size_t Checkpoints::count(uint64_t size, const Hash256& root) const {
+  auto by_size = sigs_.find(size);
+  if (by_size == sigs_.end()) return 0;
+  auto by_root = by_size->second.find(root);
+  return by_root == by_size->second.end() ? 0 : by_root->second.size();
+}
+
+void Checkpoints::settle_held(uint64_t size, const Hash256& root) {
+  auto end = held_.upper_bound(size);
+  for (auto it = held_.begin(); it != end; ++it) {
+    const uint64_t at = it->first;
+    bool disagree = false;
+    for (const Unchecked& u : it->second) disagree |= u.root != it->second.front().root;
+    for (const Unchecked& u : it->second) {
+      // Below our head only disagreement matters (evidence); at it, our own
+      // root up to the quorum, and any other root.
+      bool needed =
+          at == size ? (u.root != root || (served_size_ < size && count(size, root) < quorum_)) : disagree;
+      if (needed && !check_and_record(at, u)) ++bad_signatures_;
+    }
+  }
+  held_.erase(held_.begin(), end);
 }
 
 void Checkpoints::record(uint64_t size, const Hash256& root, size_t index, crypto::note::NoteSignature line) {
   if (!sigs_.count(size) && sigs_.size() >= kMaxPendingSizes) sigs_.erase(sigs_.begin());
   auto& roots = sigs_[size];
+  auto head = heads_.find(size);
+  const bool had_head = head != heads_.end();
+  const bool known_root = roots.count(root) > 0 || (had_head && head->second == root);
   roots[root][index] = std::move(line);
-  if (roots.size() > 1) {
+  // Distinct roots for this size: those signed, and the one we applied.
+  const size_t distinct = roots.size() + (had_head && !roots.count(head->second) ? 1 : 0);
+  if (!known_root && distinct > 1) {
     ++equivocations_;
-    std::cerr << "evidence: checkpoints of size " << size << " with " << roots.size()
+    std::cerr << "evidence: checkpoints of size " << size << " with " << distinct
               << " different roots were signed (latest signer " << verifiers_[index].name() << ")\n";
   }
   try_serve(size, root);

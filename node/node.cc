@@ -589,7 +589,7 @@ Status Node::persist_safety(const consensus::PersistSafety& p) {
   auto t0 = std::chrono::steady_clock::now();
   Status st = safety_store_->apply(w, /*sync=*/true);
   auto t1 = std::chrono::steady_clock::now();
-  safety_writes_.add(t1 - t0);
+  safety_writes_.observe(t1 - t0);
   if (st.is_ok() && p.voted_block && proposal_received_ != std::chrono::steady_clock::time_point{}) {
     vote_latency_.observe(t1 - proposal_received_);
   }
@@ -650,7 +650,7 @@ Status Node::apply_commit(consensus::Commit& c) {
     const ledger::WriteSet* parts[] = {job->block_writes.get(), &job->writes};
     auto t0 = std::chrono::steady_clock::now();
     Status st = store_->apply(parts, /*sync=*/true);
-    commit_writes_.add(std::chrono::steady_clock::now() - t0);
+    commit_writes_.observe(std::chrono::steady_clock::now() - t0);
     // Not synced: a drop lost in a crash leaves a stale voted block, which
     // the restarted node loads and drops again at its next commit.
     if (st.is_ok() && !job->voted_done.empty()) st = safety_store_->apply(job->voted_done, /*sync=*/false);
@@ -1113,7 +1113,8 @@ std::string Node::metrics_text() {
   for (auto& [reason, count] : rejected_by_reason_) {
     out << "provd_rejected_txs_total{reason=\"" << reason << "\"} " << count << "\n";
   }
-  gauge("provd_bad_peer_messages_total", "Peer messages that did not parse or verify.", bad_peer_messages_, "counter");
+  gauge("provd_bad_peer_messages_total", "Peer messages that did not parse or verify.",
+        bad_peer_messages_ + checkpoints_->bad_signatures(), "counter");
   gauge("provd_sync_blocks_total", "Blocks applied through block sync.", synced_blocks_, "counter");
   gauge("provd_sync_bad_blocks_total", "Blocks refused during block sync.", bad_sync_blocks_, "counter");
   gauge("provd_gossip_messages_out_total", "Transactions messages gossiped to peers (batches of admitted client transactions).",
@@ -1137,14 +1138,9 @@ std::string Node::metrics_text() {
       << ledger::kVerifyTimingEvery << ").\n# TYPE provd_tx_signature_verify_cpu_seconds summary\n"
       << "provd_tx_signature_verify_cpu_seconds_sum " << format_seconds(sigs.timed_verify_cpu_ns) << "\n"
       << "provd_tx_signature_verify_cpu_seconds_count " << sigs.timed_verifications << "\n";
-  auto summary = [&](const char* name, const char* help, const WriteTimes& t) {
-    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " summary\n"
-        << name << "_sum " << format_seconds(t.ns.load()) << "\n"
-        << name << "_count " << t.count.load() << "\n";
-  };
-  summary("provd_safety_write_seconds", "Synced writes of the consensus safety record (one before each vote).",
-          safety_writes_);
-  summary("provd_commit_write_seconds", "Synced writes of committed blocks (the commit writer).", commit_writes_);
+  safety_writes_.render(out, "provd_safety_write_seconds",
+                        "Synced writes of the consensus safety record (one before each vote).");
+  commit_writes_.render(out, "provd_commit_write_seconds", "Synced writes of committed blocks (the commit writer).");
   admission_latency_.render(out, "provd_admission_seconds",
                             "Client transactions: from the API handing one over to its entering the mempool.");
   commit_latency_.render(out, "provd_commit_latency_seconds",
@@ -1158,6 +1154,9 @@ std::string Node::metrics_text() {
   round_latency_.render(out, "provd_round_seconds", "Time between entering two consensus rounds.");
   gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
         checkpoints_->equivocations(), "counter");
+  gauge("provd_checkpoint_signatures_verified_total",
+        "Peers' checkpoint signatures verified (at most q - 1 per served checkpoint, plus any for another root).",
+        checkpoints_->verified(), "counter");
   if (replica_) {
     const consensus::CoreStats& cs = replica_->stats();
     gauge("provd_consensus_timeouts_total", "Rounds this validator timed out.", cs.timeouts_sent, "counter");

@@ -252,16 +252,9 @@ class Node final : public NodeService {
   std::atomic<bool> stopping_{false};
   // Wall time of the synced RocksDB writes a round waits for: the safety
   // record before each vote (strand) and each committed block (writer).
-  struct WriteTimes {
-    std::atomic<uint64_t> ns{0};
-    std::atomic<uint64_t> count{0};
-    void add(std::chrono::steady_clock::duration d) {
-      ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-      ++count;
-    }
-  };
-  WriteTimes safety_writes_;
-  WriteTimes commit_writes_;
+  // Synced writes: the safety record before each vote, each committed block.
+  LatencyHistogram safety_writes_;
+  LatencyHistogram commit_writes_;
   // Where a client's transaction spends its time (docs/operator.md, /metrics):
   // submitted -> in this node's mempool -> durably committed here -> covered
   // by a cosigned checkpoint (a wait=true answer needs all three).

@@ -207,6 +207,11 @@ rocksdb::DBOptions db_options(const StoreOptions& o, const MemoryBudget& memory,
   db.keep_log_file_num = kInfoLogFilesMax;
   db.max_log_file_size = kInfoLogFileBytesMax;
   db.paranoid_checks = true;
+  // Flushes and compactions hand their output to the disk a megabyte at a
+  // time as they write it, instead of in one burst at the file's end: the
+  // synced writes every vote and commit wait for would queue behind that
+  // burst (all validators flush at about the same moment).
+  db.bytes_per_sync = 1u << 20;
   if (env != nullptr) db.env = env;
   return db;
 }

@@ -274,6 +274,54 @@ TEST_CASE("a vote for a block whose QC is formed is dropped unverified; one with
   CHECK(r.stats().rejected_messages == rejected + 1);
 }
 
+TEST_CASE("a proposal's QC is not checked again by a replica that formed it; otherwise it is") {
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.submit(c.chain.sign(c.chain.anchor("stats/justify-" + std::to_string(i), "v")));
+  // Deliver one message at a time; tamper with the first proposal whose QC
+  // the receiver holds already, and with the first whose QC it does not.
+  bool tried_held = false, tried_unheld = false;
+  for (int guard = 0; guard < 100000 && !(tried_held && tried_unheld); ++guard) {
+    if (c.net.empty()) {
+      c.step();
+      continue;
+    }
+    Cluster::Msg m = std::move(c.net.front());
+    c.net.pop_front();
+    v1::ConsensusMessage msg;
+    REQUIRE(msg.ParseFromString(m.bytes));
+    // Validator 4 gets no votes: it learns every QC from the proposals.
+    if (msg.has_vote() && m.to == 3) continue;
+    Replica& r = *c.nodes[m.to]->replica;
+    if (msg.has_proposal() && msg.proposal().justify().round() > 0 && msg.proposal().justify().signatures_size() > 0) {
+      const bool held = r.high_qc_round() >= msg.proposal().justify().round();
+      if ((held && !tried_held) || (!held && !tried_unheld)) {
+        v1::ConsensusMessage forged = msg;
+        forged.mutable_proposal()->mutable_justify()->mutable_signatures(0)->mutable_signature()->at(0) ^= 1;
+        const uint64_t rejected = r.stats().rejected_messages;
+        const uint64_t votes = r.stats().votes_sent;
+        r.on_message(m.from, forged, c.now);
+        c.drain(m.to);
+        if (held) {
+          // Its own QC certifies the parent: the proposal is voted for.
+          CHECK(r.stats().rejected_messages == rejected);
+          CHECK(r.stats().votes_sent == votes + 1);
+          tried_held = true;
+          continue;
+        }
+        CHECK(r.stats().rejected_messages == rejected + 1);
+        CHECK(r.stats().votes_sent == votes);
+        tried_unheld = true;
+      }
+    }
+    r.on_message(m.from, msg, c.now);
+    c.drain(m.to);
+  }
+  CHECK(tried_held);
+  CHECK(tried_unheld);
+  CHECK(c.run_until(4, 100000));
+  c.check_agreement();
+}
+
 TEST_CASE("a leader restarted in a round it voted in does not propose a second block for it") {
   Cluster c;
   for (int i = 0; i < 3; ++i) c.submit(c.chain.sign(c.chain.anchor("stats/restart-" + std::to_string(i), "v")));

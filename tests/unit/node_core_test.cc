@@ -84,6 +84,7 @@ TEST_CASE("latency histogram: cumulative Prometheus buckets, sum and count") {
   LatencyHistogram hist;
   using std::chrono::milliseconds;
   hist.observe(milliseconds(3));      // <= 0.005
+  hist.observe(std::chrono::microseconds(900));  // <= 0.001
   hist.observe(milliseconds(5));      // <= 0.005 (bounds are inclusive)
   hist.observe(milliseconds(70));     // <= 0.1
   hist.observe(milliseconds(20000));  // above every bound
@@ -92,13 +93,15 @@ TEST_CASE("latency histogram: cumulative Prometheus buckets, sum and count") {
   hist.render(out, "x_seconds", "Test.");
   std::string text = out.str();
   CHECK(text.find("# TYPE x_seconds histogram\n") != std::string::npos);
-  CHECK(text.find("x_seconds_bucket{le=\"0.005\"} 3\n") != std::string::npos);
-  CHECK(text.find("x_seconds_bucket{le=\"0.05\"} 3\n") != std::string::npos);
-  CHECK(text.find("x_seconds_bucket{le=\"0.1\"} 4\n") != std::string::npos);
-  CHECK(text.find("x_seconds_bucket{le=\"10\"} 4\n") != std::string::npos);
-  CHECK(text.find("x_seconds_bucket{le=\"+Inf\"} 5\n") != std::string::npos);
-  CHECK(text.find("x_seconds_count 5\n") != std::string::npos);
-  CHECK(text.find("x_seconds_sum 20.078000000\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.001\"} 2\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.0025\"} 2\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.005\"} 4\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.05\"} 4\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"0.1\"} 5\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"10\"} 5\n") != std::string::npos);
+  CHECK(text.find("x_seconds_bucket{le=\"+Inf\"} 6\n") != std::string::npos);
+  CHECK(text.find("x_seconds_count 6\n") != std::string::npos);
+  CHECK(text.find("x_seconds_sum 20.078900000\n") != std::string::npos);
   // Sums keep nanosecond resolution however long the node has run.
   CHECK(format_seconds(123456789012345678u) == "123456789.012345678");
   CHECK(format_seconds(5) == "0.000000005");
@@ -149,7 +152,17 @@ TEST_CASE("checkpoints: served once q validators signed a head we applied, never
   SUBCASE("forged and foreign signatures are refused") {
     node::v1::CheckpointSignature forged = sigs[3];
     forged.set_size(6);
-    CHECK_FALSE(cps[0].add(forged).is_ok());
+    // Beyond our head: held unchecked, then found bad once our head is there.
+    CHECK(cps[0].add(forged).is_ok());
+    CHECK(cps[0].bad_signatures() == 0);
+    cps[0].on_durable_head(6, root);
+    CHECK(cps[0].bad_signatures() == 1);
+    CHECK(cps[0].served_size() == 5);
+    // At a head we have, checked at once.
+    node::v1::CheckpointSignature forged_now = sigs[3];
+    forged_now.set_size(6);
+    CHECK_FALSE(cps[0].add(forged_now).is_ok());
+    CHECK(cps[0].served_size() == 5);
     auto outsider = Checkpoints::create("test-chain", {{"outsider", key(9).public_key()}}, key(9));
     auto foreign = outsider->on_durable_head(7, root);
     REQUIRE(foreign.has_value());
@@ -166,9 +179,42 @@ TEST_CASE("checkpoints: served once q validators signed a head we applied, never
     CHECK(c.served_size() == 9);
     REQUIRE(c.add(*cps[0].on_durable_head(12, other)).is_ok());
     REQUIRE(c.add(*cps[2].on_durable_head(12, root)).is_ok());
+    CHECK(c.equivocations() == 0);  // held unchecked: c's head is not at 12 yet
+    c.on_durable_head(12, root);
     CHECK(c.equivocations() == 1);
     CHECK(c.served_size() == 9);
+    // Two roots held for a size our head jumped past are checked too.
+    REQUIRE(c.add(*cps[0].on_durable_head(14, other)).is_ok());
+    REQUIRE(c.add(*cps[2].on_durable_head(14, root)).is_ok());
+    c.on_durable_head(15, root);
+    CHECK(c.equivocations() == 2);
     (void)mine;
+  }
+  SUBCASE("signatures that arrive before our head: only what the quorum needs is verified") {
+    Checkpoints& c = cps[2];
+    uint64_t before = c.verified();
+    for (size_t i : {0, 1, 3}) REQUIRE(c.add(*cps[i].on_durable_head(20, root)).is_ok());
+    CHECK(c.verified() == before);  // all three held
+    CHECK(c.served_size() == 0);    // it was given no peer's signature for 5
+    c.on_durable_head(20, root);
+    CHECK(c.served_size() == 20);
+    CHECK(c.verified() == before + 2);  // own + 2 = q
+    auto n = crypto::note::count_valid_signatures(*c.note(), verifiers);
+    REQUIRE(n.is_ok());
+    CHECK(*n == 3);
+    // Once served, later signatures for it are not checked at all.
+    REQUIRE(c.add(*cps[3].on_durable_head(20, root)).is_ok());
+    CHECK(c.verified() == before + 2);
+    // A forged one among the held does not count: the next good one does.
+    node::v1::CheckpointSignature bad = *cps[0].on_durable_head(21, root);
+    std::string forged_sig = bad.signature();
+    forged_sig[10] ^= 1;
+    bad.set_signature(forged_sig);
+    REQUIRE(c.add(bad).is_ok());
+    for (size_t i : {1, 3}) REQUIRE(c.add(*cps[i].on_durable_head(21, root)).is_ok());
+    c.on_durable_head(21, root);
+    CHECK(c.bad_signatures() == 1);
+    CHECK(c.served_size() == 21);
   }
   SUBCASE("an older checkpoint never replaces a newer one") {
     Checkpoints& c = cps[3];
