@@ -294,6 +294,16 @@ void Replica::try_propose(uint64_t now) {
   const bool consecutive = high_qc_.round() + 1 == round_;
   if (!consecutive && !(last_tc_ && last_tc_->round() + 1 == round_)) return;
 
+  if (config_.min_block_interval_ticks > 0 && payload_.waiting() < config_.max_block_txs) {
+    // The parent's time is its proposer's clock: a clock ahead of ours can
+    // delay us no longer than the interval from entering the round.
+    int64_t parent_time = parent == root_.id ? root_.time_ms : tree_.at(parent).header.time_ms();
+    uint64_t since = std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(parent_time, 0)), round_start_);
+    if (now < since + config_.min_block_interval_ticks) {
+      set_timer(since + config_.min_block_interval_ticks);
+      return;
+    }
+  }
   std::vector<Bytes> txs = payload_.pull(config_.max_block_txs, config_.max_block_bytes);
   if (txs.empty() && !chain_has_uncommitted_txs(parent) && now < round_start_ + config_.idle_propose_ticks) {
     set_timer(round_start_ + config_.idle_propose_ticks);

@@ -71,6 +71,9 @@ class PayloadSource {
   // the source still holds it: executing a block then skips decoding it
   // again (ledger::DecodedLookup). Valid until the source next changes.
   virtual const ledger::DecodedTx* decoded(const Hash256& /*tx_hash*/) const { return nullptr; }
+  // About how many transactions are waiting (some may already be in
+  // uncommitted blocks): a leader with a full block's worth does not pace.
+  virtual size_t waiting() const { return 0; }
 };
 
 struct Send {
@@ -113,6 +116,11 @@ struct CoreConfig {
   uint64_t round_timeout_ticks = 1000;    // first timeout of a round
   uint32_t max_backoff_doublings = 4;     // consecutive timeouts double it, up to 2^4 ×
   uint64_t idle_propose_ticks = 300;      // an idle leader proposes an empty block after this
+  // A leader proposes no sooner than this after its parent was proposed
+  // (or after entering the round, if earlier), unless a full block is
+  // waiting: under light load every round costs the same signatures and
+  // fsyncs whether it carries one transaction or fifty. 0 = as soon as it can.
+  uint64_t min_block_interval_ticks = 0;
   uint64_t max_clock_skew_ticks = 10000;  // reject proposals timed further in the future
   size_t max_block_txs = 2000;
   size_t max_block_bytes = 8 << 20;

@@ -18,11 +18,13 @@ std::string resolve(std::string_view p, const std::string& base) {
   return base + "/" + std::string(p);
 }
 
-Result<size_t> parse_size(std::string_view v, size_t max) {
+Result<size_t> parse_size(std::string_view v, size_t max, size_t min = 1) {
   size_t out = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || end != v.data() + v.size()) return Status::invalid_argument("not a number");
-  if (out == 0 || out > max) return Status::invalid_argument("out of range 1.." + std::to_string(max));
+  if (out < min || out > max) {
+    return Status::invalid_argument("out of range " + std::to_string(min) + ".." + std::to_string(max));
+  }
   return out;
 }
 
@@ -104,6 +106,10 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
       PROV_RETURN_IF_ERROR(set_size(c.api_max_connections, 100000));
     } else if (key == "api_max_body_bytes") {
       PROV_RETURN_IF_ERROR(set_size(c.api_max_body_bytes, size_t{64} << 20));
+    } else if (key == "min_block_interval_ms") {
+      auto ms = parse_size(value, 10'000, /*min=*/0);
+      if (!ms) return fail(key + ": " + ms.status().message());
+      c.min_block_interval_ms = *ms;
     } else if (key == "log_level") {
       if (value != "error" && value != "warn" && value != "info" && value != "debug") {
         return fail("log_level must be error, warn, info or debug");

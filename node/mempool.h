@@ -51,6 +51,7 @@ class Mempool final : public consensus::PayloadSource {
   void set_now(uint64_t now_ms) { now_ms_ = now_ms; }
 
   std::vector<Bytes> pull(size_t max_txs, size_t max_bytes) override;
+  size_t waiting() const override { return index_.size(); }
 
   size_t size() const { return index_.size(); }
   size_t bytes() const { return bytes_; }

@@ -255,6 +255,12 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
     // timers fire, but no more often than it must.
     core.idle_propose_ticks =
         std::max<uint64_t>({n->params_.block_interval_ms(), n->params_.round_timeout_ms() / 2, 1});
+    if (config.min_block_interval_ms * 2 >= n->params_.round_timeout_ms()) {
+      return Status::invalid_argument("config min_block_interval_ms = " + std::to_string(config.min_block_interval_ms) +
+                                      " must be below half the genesis round_timeout_ms (" +
+                                      std::to_string(n->params_.round_timeout_ms()) + ")");
+    }
+    core.min_block_interval_ticks = config.min_block_interval_ms;
     core.max_block_txs = n->params_.max_block_txs();
     core.max_block_bytes = n->params_.max_block_bytes();
     core.max_response_bytes = n->max_frame_bytes() / 2;

@@ -22,6 +22,7 @@ struct Queue final : PayloadSource {
     for (size_t i = 0; i < txs.size() && out.size() < max_txs; ++i) out.push_back(txs[i]);
     return out;
   }
+  size_t waiting() const override { return txs.size(); }
 };
 
 struct Node {
@@ -47,6 +48,7 @@ struct Cluster {
   };
   std::deque<Msg> net;
   uint64_t now = 0;
+  std::vector<uint64_t> proposal_ticks;  // when each proposal was broadcast
 
   static ValidatorSet make_set(const Chain& c) {
     std::vector<ValidatorSet::Member> members;
@@ -56,7 +58,11 @@ struct Cluster {
     return *ValidatorSet::create(Chain::kChainId, 0, members);
   }
 
-  Cluster() : set(make_set(chain)) {
+  CoreConfig config;
+
+  explicit Cluster(CoreConfig base = {}) : set(make_set(chain)), config(base) {
+    config.round_timeout_ticks = 200;
+    config.idle_propose_ticks = 20;
     for (size_t i = 0; i < chain.validators.size(); ++i) {
       auto n = std::make_unique<Node>();
       auto g = ledger::apply_genesis(chain.genesis());
@@ -69,9 +75,6 @@ struct Cluster {
 
   void start(size_t i) {
     Node& n = *nodes[i];
-    CoreConfig config;
-    config.round_timeout_ticks = 200;
-    config.idle_propose_ticks = 20;
     n.replica = std::make_unique<Replica>(set, chain.validators[i], n.kv, n.payload, config);
     n.up = true;
     REQUIRE(n.replica->start(n.safety, n.high_qc, now).is_ok());
@@ -84,6 +87,7 @@ struct Cluster {
       if (auto* s = std::get_if<Send>(&e)) {
         net.push_back({i, s->to, s->msg.SerializeAsString()});
       } else if (auto* b = std::get_if<Broadcast>(&e)) {
+        if (b->msg.has_proposal()) proposal_ticks.push_back(now);
         for (size_t j = 0; j < nodes.size(); ++j) {
           if (j != i) net.push_back({i, j, b->msg.SerializeAsString()});
         }
@@ -320,6 +324,29 @@ TEST_CASE("a proposal's QC is not checked again by a replica that formed it; oth
   CHECK(tried_unheld);
   CHECK(c.run_until(4, 100000));
   c.check_agreement();
+}
+
+TEST_CASE("a minimum block interval paces proposals, unless a full block is waiting") {
+  auto run = [](size_t max_block_txs, int txs) {
+    CoreConfig config;
+    config.min_block_interval_ticks = 50;
+    config.max_block_txs = max_block_txs;
+    Cluster c(config);
+    for (int i = 0; i < txs; ++i) c.submit(c.chain.sign(c.chain.anchor("stats/paced-" + std::to_string(i), "v")));
+    REQUIRE(c.run_until(8, 100000));
+    c.check_agreement();
+    // Gaps between consecutive proposals (the test's clock, in ticks).
+    std::vector<int64_t> gaps;
+    const auto& t = c.proposal_ticks;
+    for (size_t i = 1; i < t.size(); ++i) gaps.push_back(static_cast<int64_t>(t[i] - t[i - 1]));
+    REQUIRE(gaps.size() >= 7);
+    return gaps;
+  };
+  // Light load: every block at least the interval after its parent.
+  for (int64_t gap : run(2000, 3)) CHECK(gap >= 50);
+  // Fifty transactions waiting with room for two a block: full blocks go at once.
+  auto full = run(2, 50);
+  CHECK(std::count_if(full.begin(), full.end(), [](int64_t g) { return g < 50; }) >= 3);
 }
 
 TEST_CASE("a leader restarted in a round it voted in does not propose a second block for it") {

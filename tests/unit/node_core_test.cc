@@ -26,6 +26,11 @@ TEST_CASE("config: defaults, values, and errors that name the line") {
   CHECK(c->data_dir == "/var/lib/provd");
   CHECK(c->node_key == "/etc/provd/node.key");
   CHECK(c->genesis == "/etc/provd/genesis.json");
+  CHECK(c->min_block_interval_ms == 15);
+  auto paced = parse_config("min_block_interval_ms = 0\n", ".");
+  REQUIRE(paced.is_ok());
+  CHECK(paced->min_block_interval_ms == 0);
+  CHECK_FALSE(parse_config("min_block_interval_ms = 20000\n", ".").is_ok());
 
   auto unknown = parse_config("colour = blue\n", ".");
   REQUIRE_FALSE(unknown.is_ok());
