@@ -804,12 +804,16 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
       answer(SubmitState::kAccepted, "already pending");
       continue;
     }
-    if (mempool_->size() + 1 > config_.mempool_max_txs ||
-        mempool_->bytes() + offer.tx.size() > config_.mempool_max_bytes || admitting_ >= kMaxAdmitting) {
+    // Transactions being checked count as in the pool already: one checked
+    // and then found no room for was a signature verified for nothing.
+    if (mempool_->size() + admitting_ + 1 > config_.mempool_max_txs ||
+        mempool_->bytes() + admitting_bytes_ + offer.tx.size() > config_.mempool_max_bytes ||
+        admitting_ >= kMaxAdmitting) {
       answer(SubmitState::kBusy, "mempool full; retry later");
       continue;
     }
     ++admitting_;
+    admitting_bytes_ += offer.tx.size();
     if (chunks.empty() || chunks.back().size() >= kAdmitChunkTxs) {
       chunks.emplace_back();
       chunks.back().reserve(std::min(kAdmitChunkTxs, offers.size()));
@@ -831,6 +835,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
         mempool_->set_now(now);  // stamps the transactions added below
         for (Checked& c : chunk) {
           --admitting_;
+          admitting_bytes_ -= c.offer.tx.size();
           admitted(c.hash, std::move(c.offer.tx), from_client, std::move(c.verdict), std::move(c.offer.done),
                    c.offer.options, seq, c.offer.received);
         }

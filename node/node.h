@@ -215,7 +215,8 @@ class Node final : public NodeService {
   size_t sync_peer_cursor_ = 0;
   // Peers that served a bad block: not asked again (nor believed) until then.
   std::map<PublicKey, uint64_t> sync_banned_until_ms_;
-  size_t admitting_ = 0;  // transactions on the worker pool now
+  size_t admitting_ = 0;        // transactions on the worker pool now
+  size_t admitting_bytes_ = 0;  // and their bytes
   // Transactions of committed blocks the writer has not made durable yet:
   // admission treats them as committed (duplicates), as the store soon will.
   std::unordered_set<Hash256, crypto::FixedBytesHash> committing_;
