@@ -229,12 +229,39 @@ Status Rejected::to_status() const {
   return Status(rejection_code(reason), std::string(rejection_name(reason)) + ": " + message);
 }
 
+namespace {
+
+// True if protobuf set aside anything while parsing `m` or a message inside
+// it: a field number the schema lacks, or a known one with another wire
+// type. Walks only the message-typed fields (DiscardUnknownFields, which
+// this replaced, listed every set field through reflection and was 1.7 % of
+// a loaded node's CPU).
+bool has_unknown_fields(const google::protobuf::Message& m) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  if (r->GetUnknownFields(m).field_count() > 0) return true;
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int j = 0, n = r->FieldSize(m, f); j < n; ++j) {
+        if (has_unknown_fields(r->GetRepeatedMessage(m, f, j))) return true;
+      }
+    } else if (r->HasField(m, f) && has_unknown_fields(r->GetMessage(m, f))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool parse_canonical(ByteView bytes, google::protobuf::Message& out) {
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) return false;
   if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  // Protobuf keeps unknown fields and would write them back; dropping them
-  // first makes any unknown field a byte mismatch.
-  out.DiscardUnknownFields();
+  // Protobuf keeps unknown fields and would write them back, so the byte
+  // comparison below would not see them: refuse them here.
+  if (has_unknown_fields(out)) return false;
   // The canonical encoding has exactly the input's size; anything else is
   // refused before serializing. Serialized into a per-thread buffer: this
   // runs several times per transaction, and a fresh string each time was

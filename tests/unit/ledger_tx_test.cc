@@ -97,6 +97,26 @@ TEST_CASE("bytes-envelope rule: unknown fields and non-canonical encodings are m
     tx.push_back(0x00);
     CHECK(c.rejection_of(tx) == Rejection::kMalformed);
   }
+  SUBCASE("unknown fields inside nested and repeated messages, and a known field with another wire type") {
+    auto with_unknown = [&](auto add) {
+      auto b = c.anchor("stats/census", "rows");
+      auto* meta = b.mutable_anchor()->add_meta();
+      meta->set_key("k");
+      meta->set_value("v");
+      add(b);
+      return wrap_body(serialize(b), c.stats);
+    };
+    auto unknowns = [](google::protobuf::Message* m) { return m->GetReflection()->MutableUnknownFields(m); };
+    CHECK(check_transaction(c.kv, with_unknown([&](v1::TransactionBody&) {})).is_ok());
+    CHECK(c.rejection_of(with_unknown([&](v1::TransactionBody& b) { unknowns(b.mutable_anchor())->AddVarint(99, 1); })) ==
+          Rejection::kMalformed);
+    CHECK(c.rejection_of(with_unknown([&](v1::TransactionBody& b) {
+            unknowns(b.mutable_anchor()->mutable_meta(0))->AddLengthDelimited(77, "x");
+          })) == Rejection::kMalformed);
+    // Field 1 (version) as a fixed32: protobuf files it as unknown.
+    CHECK(c.rejection_of(with_unknown([&](v1::TransactionBody& b) { unknowns(&b)->AddFixed32(1, 1); })) ==
+          Rejection::kMalformed);
+  }
   SUBCASE("garbage") {
     CHECK(c.rejection_of(Bytes{0xff, 0xff, 0xff}) == Rejection::kMalformed);
     CHECK(c.rejection_of(Bytes{}) == Rejection::kUnsupportedVersion);  // an empty message has version 0
