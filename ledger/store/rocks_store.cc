@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <mutex>
 #include <string_view>
 
 namespace prov::ledger::store {
@@ -225,6 +226,15 @@ RocksStore::~RocksStore() {
 }
 
 Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path, const StoreOptions& options) {
+  // Compactions run at the lowest CPU priority (nice 19; the pool is the
+  // process's, shared by every store): they merge files in the background
+  // and can wait, while the commit writer, votes and admission cannot. At
+  // normal priority every validator compacted at the same moment (their
+  // data is the same) and the machine's rounds slowed together.
+  static std::once_flag lowered;
+  std::call_once(lowered, [] {
+    (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+  });
   auto impl = std::make_unique<Impl>();
   impl->memory = options.memory ? options.memory
                                 : MemoryBudget::create(kDefaultBlockCacheBytes, kDefaultWriteBufferBytes);
