@@ -41,6 +41,13 @@ constexpr std::string_view kVotedBlockPrefix = "voted/";
 // kMeta key of the ledger store, written once the safety store holds a
 // record: from then on a safety store without one was lost, not new.
 constexpr std::string_view kMetaSafetyUsed = "safety_store_used";
+// The safety store is read at start only and holds a record and the blocks
+// voted for but not committed yet. Its memtables flush when one is full
+// (4 MiB): the write-buffer bound is one they never reach together (a tight
+// one, with 17 column families' empty memtables counted, flushed on every
+// write).
+constexpr size_t kSafetyCacheBytes = 1u << 20;
+constexpr size_t kSafetyWriteBufferBytes = 64u << 20;
 constexpr size_t kMaxVotedBlocks = 4096;
 constexpr uint64_t kNotPooled = ~uint64_t{0};  // Mempool::remove found no such transaction
 
@@ -168,8 +175,12 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   options.memory = ledger::store::MemoryBudget::create(config.block_cache_bytes, config.write_buffer_bytes);
   PROV_ASSIGN_OR_RETURN(n->store_, ledger::store::RocksStore::open(config.data_dir, options));
   // A subdirectory RocksDB leaves alone (it only touches files it named).
+  // Its memory budget is its own: sharing the ledger's made every vote's
+  // safety write flush the safety store whenever the ledger's memtables had
+  // filled the shared budget (dozens of tiny flushes in a second, on every
+  // validator at once), while only the ledger's flushes free memory.
   ledger::store::StoreOptions safety_options;
-  safety_options.memory = options.memory;
+  safety_options.memory = ledger::store::MemoryBudget::create(kSafetyCacheBytes, kSafetyWriteBufferBytes);
   safety_options.memtable_bytes = 4u << 20;
   safety_options.max_wal_bytes = 16u << 20;
   safety_options.background_jobs_max = 1;

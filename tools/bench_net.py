@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/bench net: a 4-validator localnet under load (docs/benchmarks.md, "Network").
 
-    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--batch B] [--keep]
+    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--batch B] [--keep] [--samples-out FILE]
 
 1. Measures this machine's Ed25519 verification rate (`provbench crypto`) and
    the signature ceiling: cores x verifications/s / validators (every node
@@ -408,6 +408,8 @@ def main():
                     help="also measure latency at these offered rates, tx/s, comma-separated (e.g. 0,500,1000,2000): "
                          "S/2 seconds each with the samplers, reported in latency_curve")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--samples-out", default="",
+                    help="write the half-load latency samples to this file, one 'unix_time_sent ms' per line")
     ap.add_argument("--log-level", default="", help="provd log_level (debug logs every commit)")
     ap.add_argument("--worker-threads", type=int, default=0,
                     help="provd worker_threads for every node (default: provd's own, docs/operator.md)")
@@ -590,6 +592,9 @@ def main():
         # is reported too.
         lat = steady(timed, start_at, half_s)
         lat_all = [ms for _, ms in timed]
+        if args.samples_out:
+            with open(args.samples_out, "w") as f:
+                f.writelines(f"{sent:.3f} {ms:.1f}\n" for sent, ms in sorted(timed))
         counts_half = join()
         wait_drained(nodes, timeout_s=20)
         size_h1 = log_size(nodes[0])

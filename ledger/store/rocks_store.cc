@@ -234,6 +234,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path, co
   static std::once_flag lowered;
   std::call_once(lowered, [] {
     (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+    (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH, rocksdb::CpuPriority::kLow);
   });
   auto impl = std::make_unique<Impl>();
   impl->memory = options.memory ? options.memory
