@@ -215,6 +215,10 @@ class Node final : public NodeService {
   size_t sync_peer_cursor_ = 0;
   // Peers that served a bad block: not asked again (nor believed) until then.
   std::map<PublicKey, uint64_t> sync_banned_until_ms_;
+  // The snapshot admission checks against, taken at durable_seq_ =
+  // admission_snap_seq_ (a new one once another block is durable).
+  std::shared_ptr<const ledger::KvReader> admission_snap_;
+  uint64_t admission_snap_seq_ = 0;
   size_t admitting_ = 0;        // transactions on the worker pool now
   size_t admitting_bytes_ = 0;  // and their bytes
   // Transactions of committed blocks the writer has not made durable yet:
