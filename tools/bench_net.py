@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/bench net: a 4-validator localnet under load (docs/benchmarks.md, "Network").
 
-    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--batch B] [--keep] [--samples-out FILE]
+    tools/bench net [--duration S] [--json] [--validators N] [--connections C] [--procs P] [--batch B] [--pace-ms MS] [--keep] [--samples-out FILE]
 
 1. Measures this machine's Ed25519 verification rate (`provbench crypto`) and
    the signature ceiling: cores x verifications/s / validators (every node
@@ -157,7 +157,7 @@ def submit_batch(conn, b64s):
 
 # ------------------------------------------------------------ load workers
 
-def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, out_q):
+def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, out_q, pace_s=PACE_TICK_S):
     """One load process: `threads` connections submitting `txs` (a list of bytes) between
     start_at and stop_at (time.time()), as fast as possible or paced at rate_per_s in total,
     `batch` transactions per request (1: the single raw submit)."""
@@ -199,7 +199,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
             if per_thread:
                 due = int((time.time() - t0) * per_thread) + 1 - k
                 if due <= 0:
-                    time.sleep(max(PACE_TICK_S, (k - (time.time() - t0) * per_thread) / per_thread))
+                    time.sleep(max(pace_s, (k - (time.time() - t0) * per_thread) / per_thread))
                     continue
                 want = min(batch, due)
             todo = retry[:want]
@@ -235,7 +235,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
                 retry = busy + retry  # the node is full: offer the same transactions again
                 time.sleep(BUSY_BACKOFF_S)
             if per_thread:
-                left = PACE_TICK_S - (time.time() - t_req)
+                left = pace_s - (time.time() - t_req)
                 if left > 0:
                     time.sleep(left)
         conn.close()
@@ -295,7 +295,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
     out_q.put(counts)
 
 
-def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0, batch=1):
+def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0, batch=1, pace_s=PACE_TICK_S):
     """Starts `procs` load processes; returns a function that joins them and sums their counts."""
     q = mp.Queue()
     per = (len(txs) + procs - 1) // procs
@@ -303,7 +303,7 @@ def run_load(ports, txs, procs, threads, start_at, stop_at, rate_per_s=0.0, batc
     for i in range(procs):
         p = mp.Process(target=worker_proc, daemon=True,
                        args=(i, ports, txs[i * per:(i + 1) * per], threads, start_at, stop_at,
-                             rate_per_s / procs, batch, q))
+                             rate_per_s / procs, batch, q, pace_s))
         p.start()
         ps.append(p)
 
@@ -407,6 +407,8 @@ def main():
     ap.add_argument("--curve", default="",
                     help="also measure latency at these offered rates, tx/s, comma-separated (e.g. 0,500,1000,2000): "
                          "S/2 seconds each with the samplers, reported in latency_curve")
+    ap.add_argument("--pace-ms", type=float, default=PACE_TICK_S * 1000,
+                    help="paced load: each connection sends the transactions due at most this often")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--samples-out", default="",
                     help="write the half-load latency samples to this file, one 'unix_time_sent ms' per line")
@@ -556,7 +558,7 @@ def main():
             start_at = time.time() + 0.5
             stop_at = start_at + seconds
             join = run_load(ports, load_txs, args.procs, threads, start_at, stop_at, rate_per_s=rate,
-                            batch=args.batch) if rate > 0 else None
+                            batch=args.batch, pace_s=args.pace_ms / 1000) if rate > 0 else None
             harness.wait_for("the paced window to start", lambda: time.time() >= start_at, 10, interval_s=0.01)
             started = at_start() if at_start else None
             ths, timed = sample_latency(ports, probe_txs, args.samplers, stop_at)
@@ -575,7 +577,9 @@ def main():
         log(f"half load: {half_rate:.0f} tx/s for {half_s:.0f} s with {args.samplers} wait=true samplers")
         size_h0 = log_size(nodes[0])
         sh0, mh0, t_h0 = nodes[0].status(), nodes[0].metrics(), time.time()
-        start_at, timed, join, _ = paced(half_rate, half_s, half_txs, sample_txs)
+        start_at, timed, join, ticks_h0 = paced(half_rate, half_s, half_txs, sample_txs,
+                                                at_start=lambda: [cpu_ticks(p) for p in pids])
+        ticks_h1, t_hc = [cpu_ticks(p) for p in pids], time.time()
         sh1, mh1, t_h1 = nodes[0].status(), nodes[0].metrics(), time.time()
         hw = t_h1 - t_h0
         hblocks = sh1["height"] - sh0["height"]
@@ -587,6 +591,7 @@ def main():
                                   mh0.get("provd_consensus_timeouts_total", 0)),
             **stage_ms(mh0, mh1),
         }
+        half_cpu = [round((b - a) / CLK_TCK / (t_hc - start_at) * 100, 1) for a, b in zip(ticks_h0, ticks_h1)]
         # As at maximum load, the first quarter of the window warms up:
         # latency figures are of submissions sent after it; the p99 of all
         # is reported too.
@@ -667,6 +672,7 @@ def main():
             "half_load_offered_tx_per_s": round(half_rate, 1),
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "half_load_shape_node1": half_shape,
+            "half_load_cpu_percent_per_node": half_cpu,
             "cores": cores,
             "ed25519_verify_per_s": round(verify_mean_per_s, 1),
             "validators": args.validators,
