@@ -135,6 +135,20 @@ struct Cluster {
     }
   }
 
+  // Takes the next message in flight, parsed, for the caller to deliver or
+  // not (the clock moves on to the next timer while none is in flight).
+  std::pair<Msg, v1::ConsensusMessage> take_message() {
+    for (int steps = 0; net.empty(); ++steps) {
+      REQUIRE(steps < 10000);
+      step();
+    }
+    Msg m = std::move(net.front());
+    net.pop_front();
+    v1::ConsensusMessage msg;
+    REQUIRE(msg.ParseFromString(m.bytes));
+    return {std::move(m), std::move(msg)};
+  }
+
   void submit(const Bytes& tx) {
     for (size_t i = 0; i < nodes.size(); ++i) {
       nodes[i]->payload.txs.push_back(tx);
@@ -285,14 +299,7 @@ TEST_CASE("a proposal's QC is not checked again by a replica that formed it; oth
   // the receiver holds already, and with the first whose QC it does not.
   bool tried_held = false, tried_unheld = false;
   for (int guard = 0; guard < 100000 && !(tried_held && tried_unheld); ++guard) {
-    if (c.net.empty()) {
-      c.step();
-      continue;
-    }
-    Cluster::Msg m = std::move(c.net.front());
-    c.net.pop_front();
-    v1::ConsensusMessage msg;
-    REQUIRE(msg.ParseFromString(m.bytes));
+    auto [m, msg] = c.take_message();
     // Validator 4 gets no votes: it learns every QC from the proposals.
     if (msg.has_vote() && m.to == 3) continue;
     Replica& r = *c.nodes[m.to]->replica;
@@ -357,14 +364,7 @@ TEST_CASE("a leader restarted in a round it voted in does not propose a second b
   // as that round's leader), then restart it from what it made durable.
   std::optional<size_t> restarted;
   for (int guard = 0; guard < 100000 && !restarted; ++guard) {
-    if (c.net.empty()) {
-      c.step();
-      continue;
-    }
-    Cluster::Msg m = std::move(c.net.front());
-    c.net.pop_front();
-    v1::ConsensusMessage msg;
-    REQUIRE(msg.ParseFromString(m.bytes));
+    auto [m, msg] = c.take_message();
     c.nodes[m.to]->replica->on_message(m.from, msg, c.now);
     c.drain(m.to);
     for (size_t i = 0; i < c.nodes.size() && !restarted; ++i) {
