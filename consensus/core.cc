@@ -156,8 +156,12 @@ void Replica::on_message(size_t from, const v1::ConsensusMessage& msg, uint64_t 
 
 void Replica::on_tick(uint64_t now) {
   if (!started_) return;
+  armed_ = UINT64_MAX;  // a tick is the environment's timer firing: none is pending now
   if (now >= deadline_) local_timeout(now);
   try_propose(now);
+  // An earlier wake-up (pacing, an idle heartbeat) stood in for the round's
+  // deadline; ask for the deadline again now that it has passed.
+  if (now < deadline_) set_timer(deadline_);
 }
 
 void Replica::on_payload_ready(uint64_t now) {
@@ -819,7 +823,13 @@ void Replica::persist_safety(const Node* voted) {
   emit(std::move(p));
 }
 
-void Replica::set_timer(uint64_t deadline) { emit(SetTimer{deadline}); }
+void Replica::set_timer(uint64_t deadline) {
+  // The environment keeps one timer, the latest SetTimer: a later deadline
+  // must not replace a sooner wake-up (on_tick asks for it again then).
+  if (armed_ <= deadline) return;
+  armed_ = deadline;
+  emit(SetTimer{deadline});
+}
 
 void Replica::send(size_t to, v1::ConsensusMessage msg) { emit(Send{to, std::move(msg)}); }
 

@@ -11,7 +11,9 @@
 //                  store; the core reads committed state only through the
 //                  KvReader it was given and expects it to reflect every
 //                  Commit it emitted before its next input;
-//   SetTimer       call on_tick at (or after) the given tick.
+//   SetTimer       call on_tick at (or after) the given tick; a later SetTimer
+//                  replaces an earlier one (the core asks for the soonest
+//                  wake-up it needs, and again for the rest on each tick).
 // Votes are broadcast to every validator (not only to the next leader), so
 // every replica forms QCs itself; see docs/consensus.md.
 // Time is an abstract tick counter (milliseconds in provd and in the
@@ -278,6 +280,7 @@ class Replica {
   uint64_t round_ = 1;
   uint64_t round_start_ = 0;
   uint64_t deadline_ = 0;
+  uint64_t armed_ = UINT64_MAX;  // the environment's timer: the soonest wake-up asked for since the last tick
   uint32_t consecutive_timeouts_ = 0;
   uint64_t proposed_round_ = 0;
   uint64_t timed_out_round_ = 0;

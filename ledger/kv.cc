@@ -385,7 +385,7 @@ Result<std::optional<Bytes>> CachingReader::get(Column c, ByteView key) const {
   }
   PROV_ASSIGN_OR_RETURN(std::optional<Bytes> value, base_.get(c, key));
   std::lock_guard lock(mu_);
-  memo.emplace(Bytes(key.begin(), key.end()), value);
+  if (memo.size() < kMaxRemembered) memo.emplace(Bytes(key.begin(), key.end()), value);
   return value;
 }
 

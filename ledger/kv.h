@@ -168,9 +168,13 @@ class Overlay final : public KvReader {
 // state a block executes on. Every transaction reads the same few registry
 // records; with this they cost one lookup in a map instead of a trip
 // through RocksDB (memtables, bloom filters, block cache). Other columns and
-// all scans pass through. Thread-safe when the base is.
+// all scans pass through. Thread-safe when the base is. It remembers at most
+// kMaxRemembered reads per column (misses included), so a reader kept for a
+// while (admission keeps one per durable block) does not grow with a flood of
+// transactions naming made-up signers.
 class CachingReader final : public KvReader {
  public:
+  static constexpr size_t kMaxRemembered = 4096;
   explicit CachingReader(const KvReader& base) : base_(base) {}
   // Owns (and keeps alive) its base, e.g. a snapshot.
   explicit CachingReader(std::shared_ptr<const KvReader> base) : owned_(std::move(base)), base_(*owned_) {}

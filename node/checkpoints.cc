@@ -83,6 +83,9 @@ Status Checkpoints::add(const v1::CheckpointSignature& sig) {
   if (auto by_size = sigs_.find(size); by_size != sigs_.end()) {
     auto by_root = by_size->second.find(root);
     if (by_root != by_size->second.end() && by_root->second.count(index)) return Status::ok();  // have it
+    size_t signer_roots = 0;  // two already prove it equivocated (see record)
+    for (const auto& [r, by_index] : by_size->second) signer_roots += by_index.count(index);
+    if (signer_roots >= 2) return Status::ok();
   }
   Unchecked u{root, index, Bytes(raw + 4, raw + kNoteSignatureBytes)};
   if (head != heads_.end()) {
@@ -99,16 +102,26 @@ Status Checkpoints::add(const v1::CheckpointSignature& sig) {
       }
       held = held_.emplace(size, std::vector<Unchecked>{}).first;
     }
-    // At most two roots per signer and size: a repeat adds nothing, and two
-    // are enough to show a signer equivocated; so no signer crowds out another.
+    // At most two held per signer and size (two roots are enough to show
+    // it equivocated), so no signer's crowd out another's. Whoever sent
+    // them, unchecked ones never keep out a signature: an exact repeat adds
+    // nothing, but one that does not fit (other bytes for a held root, or a
+    // third root) is checked at once, so a forger filling a signer's slots
+    // gains nothing.
     size_t from_signer = 0;
+    bool fits = true;
     for (const Unchecked& h : held->second) {
       if (h.index != index) continue;
-      if (h.root == root) return Status::ok();
+      if (h.root == root) {
+        if (h.ed == u.ed) return Status::ok();
+        fits = false;
+      }
       ++from_signer;
     }
-    if (from_signer < 2) held->second.push_back(std::move(u));
-    return Status::ok();
+    if (fits && from_signer < 2) {
+      held->second.push_back(std::move(u));
+      return Status::ok();
+    }
   }
   if (!check_and_record(size, u)) return Status::unauthenticated("bad checkpoint signature");
   return Status::ok();
@@ -149,15 +162,21 @@ void Checkpoints::settle_held(uint64_t size, const Hash256& root) {
 void Checkpoints::record(uint64_t size, const Hash256& root, size_t index, crypto::note::NoteSignature line) {
   if (!sigs_.count(size) && sigs_.size() >= kMaxPendingSizes) sigs_.erase(sigs_.begin());
   auto& roots = sigs_[size];
+  // Two roots of one signer prove it equivocated; more add nothing, and
+  // are not kept (a faulty validator can sign any number).
+  size_t signer_roots = 0;
+  for (const auto& [r, by_index] : roots) signer_roots += r != root && by_index.count(index) ? 1 : 0;
+  if (signer_roots >= 2) return;
+  // Distinct roots for this size: those signed, and the one we applied.
   auto head = heads_.find(size);
   const bool had_head = head != heads_.end();
-  const bool known_root = roots.count(root) > 0 || (had_head && head->second == root);
+  const size_t before = roots.size() + (had_head && !roots.count(head->second) ? 1 : 0);
+  const bool new_root = !roots.count(root) && !(had_head && head->second == root);
   roots[root][index] = std::move(line);
-  // Distinct roots for this size: those signed, and the one we applied.
-  const size_t distinct = roots.size() + (had_head && !roots.count(head->second) ? 1 : 0);
-  if (!known_root && distinct > 1) {
-    ++equivocations_;
-    std::cerr << "evidence: checkpoints of size " << size << " with " << distinct
+  // Counted once per size, when it first has two; each new root is logged.
+  if (new_root && before >= 1) {
+    if (before == 1) ++equivocations_;
+    std::cerr << "evidence: checkpoints of size " << size << " with " << before + 1
               << " different roots were signed (latest signer " << verifiers_[index].name() << ")\n";
   }
   try_serve(size, root);

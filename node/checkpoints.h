@@ -8,13 +8,15 @@
 // checkpoint never shrinks. Two validly signed roots for one size are
 // evidence of equivocation: logged and counted, never served.
 //
-// Only the signatures a checkpoint needs are verified: a served note
-// carries q of them, so for our own root no more than q - 1 of the peers'
-// are checked. A peer's signature for a size beyond our durable head
+// Mostly only the signatures a checkpoint needs are verified: a served note
+// carries q of them. A peer's signature for a size beyond our durable head
 // (peers often commit a block a moment before we do) is held unchecked
 // until our head reaches that size; then as many as the quorum needs are
-// verified, and any for another root (evidence) all of them. Nothing
-// unchecked is ever served, counted towards a quorum or taken as evidence.
+// verified, and any for another root (evidence) all of them. At most two
+// are held per signer and size, and one that does not fit beside them is
+// checked at once, so forged ones never keep out a real one. Nothing
+// unchecked is ever served, counted towards a quorum or taken as evidence;
+// a signer's third root for one size is not kept.
 // Not thread-safe: owned by the consensus strand (copies are handed out).
 #pragma once
 

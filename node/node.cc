@@ -43,9 +43,9 @@ constexpr std::string_view kVotedBlockPrefix = "voted/";
 constexpr std::string_view kMetaSafetyUsed = "safety_store_used";
 // The safety store is read at start only and holds a record and the blocks
 // voted for but not committed yet. Its memtables flush when one is full
-// (4 MiB): the write-buffer bound is one they never reach together (a tight
-// one, with 17 column families' empty memtables counted, flushed on every
-// write).
+// (4 MiB): only two of its column families are written, so the write-buffer
+// bound is one they do not reach together (a tight one, with 17 column
+// families' empty memtables counted, flushed on every write).
 constexpr size_t kSafetyCacheBytes = 1u << 20;
 constexpr size_t kSafetyWriteBufferBytes = 64u << 20;
 constexpr size_t kMaxVotedBlocks = 4096;
@@ -1186,7 +1186,8 @@ std::string Node::metrics_text() {
   gauge("provd_checkpoint_equivocations_total", "Two cosigned roots seen for one tree size.",
         checkpoints_->equivocations(), "counter");
   gauge("provd_checkpoint_signatures_verified_total",
-        "Peers' checkpoint signatures verified (at most q - 1 per served checkpoint, plus any for another root).",
+        "Peers' checkpoint signatures verified (held for sizes beyond the head, then as many as the quorum needs; "
+        "others at once).",
         checkpoints_->verified(), "counter");
   if (replica_) {
     const consensus::CoreStats& cs = replica_->stats();

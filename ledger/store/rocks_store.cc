@@ -230,11 +230,12 @@ Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path, co
   // process's, shared by every store): they merge files in the background
   // and can wait, while the commit writer, votes and admission cannot. At
   // normal priority every validator compacted at the same moment (their
-  // data is the same) and the machine's rounds slowed together.
+  // data is the same) and the machine's rounds slowed together. Flushes
+  // keep normal priority: a starved flush would stall the commit writer
+  // and the safety write before every vote.
   static std::once_flag lowered;
   std::call_once(lowered, [] {
     (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
-    (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH, rocksdb::CpuPriority::kLow);
   });
   auto impl = std::make_unique<Impl>();
   impl->memory = options.memory ? options.memory

@@ -128,7 +128,9 @@ struct Cluster {
     if (next == UINT64_MAX) next = now + 1;
     now = next;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (nodes[i]->up && nodes[i]->timer <= now) {
+      // One timer per replica, as in provd: it fires once (0 = none set).
+      if (nodes[i]->up && nodes[i]->timer != 0 && nodes[i]->timer <= now) {
+        nodes[i]->timer = 0;
         nodes[i]->replica->on_tick(now);
         drain(i);
       }
@@ -354,6 +356,19 @@ TEST_CASE("a minimum block interval paces proposals, unless a full block is wait
   // Fifty transactions waiting with room for two a block: full blocks go at once.
   auto full = run(2, 50);
   CHECK(std::count_if(full.begin(), full.end(), [](int64_t g) { return g < 50; }) >= 3);
+}
+
+TEST_CASE("a pacing leader alone still times out: its round deadline outlives the pacing wake-up") {
+  CoreConfig config;
+  config.min_block_interval_ticks = 50;
+  Cluster c(config);
+  const size_t leader = *c.nodes[0]->replica->leader(1, c.nodes[0]->replica->committed_id());
+  for (size_t i = 0; i < c.nodes.size(); ++i) c.nodes[i]->up = i == leader;
+  c.submit(c.chain.sign(c.chain.anchor("stats/alone", "v")));
+  // The environment keeps one timer (the latest SetTimer), as provd does.
+  while (c.now < 1000) c.step();
+  CHECK(c.nodes[leader]->replica->stats().proposals_sent >= 1);
+  CHECK(c.nodes[leader]->replica->stats().timeouts_sent >= 1);
 }
 
 TEST_CASE("a leader restarted in a round it voted in does not propose a second block for it") {

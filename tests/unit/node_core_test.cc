@@ -195,6 +195,39 @@ TEST_CASE("checkpoints: served once q validators signed a head we applied, never
     CHECK(c.equivocations() == 2);
     (void)mine;
   }
+  SUBCASE("forged signatures held for a size beyond our head never keep out the signer's real one") {
+    Checkpoints& c = cps[2];
+    auto forge = [](node::v1::CheckpointSignature sig, const Hash256& claimed_root) {
+      sig.set_root(to_string(claimed_root));
+      std::string bytes = sig.signature();
+      bytes[20] ^= 1;
+      sig.set_signature(bytes);
+      return sig;
+    };
+    auto real0 = *cps[0].on_durable_head(30, root);
+    auto real1 = *cps[1].on_durable_head(30, root);
+    // Validator 1's two slots filled with made-up roots, validator 2's with
+    // its real root under bad bytes.
+    REQUIRE(c.add(forge(real0, crypto::sha256(as_bytes("x")))).is_ok());
+    REQUIRE(c.add(forge(real0, crypto::sha256(as_bytes("y")))).is_ok());
+    REQUIRE(c.add(forge(real1, root)).is_ok());
+    // The real ones do not fit: checked at once, and kept.
+    REQUIRE(c.add(real0).is_ok());
+    REQUIRE(c.add(real1).is_ok());
+    c.on_durable_head(30, root);
+    CHECK(c.served_size() == 30);
+    CHECK(c.equivocations() == 0);  // the forged roots were never taken as evidence
+  }
+  SUBCASE("a signer's third root for one size is not kept; a size counts once as evidence") {
+    Checkpoints& c = cps[1];
+    c.on_durable_head(40, root);
+    for (const char* r : {"a", "b", "c", "d"}) {
+      (void)c.add(*cps[0].on_durable_head(40, crypto::sha256(as_bytes(r))));
+    }
+    (void)c.add(*cps[3].on_durable_head(40, crypto::sha256(as_bytes("e"))));
+    CHECK(c.equivocations() == 1);
+    CHECK(c.served_size() < 40);
+  }
   SUBCASE("signatures that arrive before our head: only what the quorum needs is verified") {
     Checkpoints& c = cps[2];
     uint64_t before = c.verified();
