@@ -231,11 +231,13 @@ Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path, co
   // and can wait, while the commit writer, votes and admission cannot. At
   // normal priority every validator compacted at the same moment (their
   // data is the same) and the machine's rounds slowed together. Flushes
-  // keep normal priority: a starved flush would stall the commit writer
-  // and the safety write before every vote.
+  // too: a flush starved for long would stall writes (RocksDB's own
+  // backpressure), but the memtables leave seconds of headroom even at
+  // maximum load, and no run of tools/bench net has had a stall.
   static std::once_flag lowered;
   std::call_once(lowered, [] {
     (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+    (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH, rocksdb::CpuPriority::kLow);
   });
   auto impl = std::make_unique<Impl>();
   impl->memory = options.memory ? options.memory
