@@ -62,8 +62,9 @@ int run_crypto(const CryptoArgs& args) {
   Bytes node(64, 0xab);  // the input size of an RFC 9162 interior node hash
   Bytes bulk(1u << 20, 0x5c);
   volatile uint8_t sink = 0;  // keeps the compiler from dropping the hashes
-  for (auto [backend, name] : {std::pair{crypto::Sha256Backend::kOpenSsl, "openssl"},
-                               std::pair{crypto::Sha256Backend::kSodium, "sodium"}}) {
+  for (auto [which, name] : {std::pair{crypto::Sha256Backend::kOpenSsl, "openssl"},
+                             std::pair{crypto::Sha256Backend::kSodium, "sodium"}}) {
+    const crypto::Sha256Backend backend = which;  // lambdas capture a variable, not a structured binding (clang)
     double nodes = rate(t, [&](uint64_t i) {
       node[0] = static_cast<uint8_t>(i);
       sink = sink ^ crypto::sha256_with(backend, node).bytes[0];
