@@ -83,9 +83,7 @@ Status Checkpoints::add(const v1::CheckpointSignature& sig) {
   if (auto by_size = sigs_.find(size); by_size != sigs_.end()) {
     auto by_root = by_size->second.find(root);
     if (by_root != by_size->second.end() && by_root->second.count(index)) return Status::ok();  // have it
-    size_t signer_roots = 0;  // two already prove it equivocated (see record)
-    for (const auto& [r, by_index] : by_size->second) signer_roots += by_index.count(index);
-    if (signer_roots >= 2) return Status::ok();
+    if (other_roots_signed(by_size->second, index, root) >= 2) return Status::ok();  // see record()
   }
   Unchecked u{root, index, Bytes(raw + 4, raw + kNoteSignatureBytes)};
   if (head != heads_.end()) {
@@ -135,6 +133,12 @@ bool Checkpoints::check_and_record(uint64_t size, const Unchecked& u) {
   return true;
 }
 
+size_t Checkpoints::other_roots_signed(const RootSignatures& roots, size_t index, const Hash256& root) {
+  size_t n = 0;
+  for (const auto& [r, by_index] : roots) n += r != root && by_index.count(index) ? 1 : 0;
+  return n;
+}
+
 size_t Checkpoints::count(uint64_t size, const Hash256& root) const {
   auto by_size = sigs_.find(size);
   if (by_size == sigs_.end()) return 0;
@@ -164,9 +168,7 @@ void Checkpoints::record(uint64_t size, const Hash256& root, size_t index, crypt
   auto& roots = sigs_[size];
   // Two roots of one signer prove it equivocated; more add nothing, and
   // are not kept (a faulty validator can sign any number).
-  size_t signer_roots = 0;
-  for (const auto& [r, by_index] : roots) signer_roots += r != root && by_index.count(index) ? 1 : 0;
-  if (signer_roots >= 2) return;
+  if (other_roots_signed(roots, index, root) >= 2) return;
   // Distinct roots for this size: those signed, and the one we applied.
   auto head = heads_.find(size);
   const bool had_head = head != heads_.end();

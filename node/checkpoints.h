@@ -72,8 +72,12 @@ class Checkpoints {
   void try_serve(uint64_t size, const Hash256& root);
   // Verifies a signature and records it if good; false if bad.
   bool check_and_record(uint64_t size, const Unchecked& u);
+  // root -> validator index -> signature line, for one size
+  using RootSignatures = std::map<Hash256, std::map<size_t, crypto::note::NoteSignature>>;
   // Signatures for (size, root) recorded so far.
   size_t count(uint64_t size, const Hash256& root) const;
+  // Roots other than `root` that validator `index` signed among `roots`.
+  static size_t other_roots_signed(const RootSignatures& roots, size_t index, const Hash256& root);
   // Files a checked (or own) signature line and serves what it completes.
   void record(uint64_t size, const Hash256& root, size_t index, crypto::note::NoteSignature line);
   // Our head reached `size`: checks what was held for it and for the sizes
@@ -86,8 +90,7 @@ class Checkpoints {
   size_t self_index_ = 0;  // this validator's index, when signer_ is set
   size_t quorum_ = 0;
   std::map<uint64_t, Hash256> heads_;  // sizes we applied -> our root (recent ones)
-  // size -> root -> validator index -> signature line
-  std::map<uint64_t, std::map<Hash256, std::map<size_t, crypto::note::NoteSignature>>> sigs_;
+  std::map<uint64_t, RootSignatures> sigs_;  // size -> its signatures
   // size -> peers' signatures for sizes beyond our head, not checked yet
   std::map<uint64_t, std::vector<Unchecked>> held_;
   std::optional<std::string> note_;

@@ -66,8 +66,8 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
     std::string key(trim(line.substr(0, eq)));
     std::string_view value = trim(line.substr(eq + 1));
     if (value.empty()) return fail(key + " has no value");
-    auto set_size = [&](size_t& field, size_t max) -> Status {
-      auto v = parse_size(value, max);
+    auto set_size = [&](size_t& field, size_t max, size_t min = 1) -> Status {
+      auto v = parse_size(value, max, min);
       if (!v) return fail(key + ": " + v.status().message());
       field = *v;
       return Status::ok();
@@ -107,9 +107,7 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
     } else if (key == "api_max_body_bytes") {
       PROV_RETURN_IF_ERROR(set_size(c.api_max_body_bytes, size_t{64} << 20));
     } else if (key == "min_block_interval_ms") {
-      auto ms = parse_size(value, 10'000, /*min=*/0);
-      if (!ms) return fail(key + ": " + ms.status().message());
-      c.min_block_interval_ms = *ms;
+      PROV_RETURN_IF_ERROR(set_size(c.min_block_interval_ms, 10'000, /*min=*/0));
     } else if (key == "log_level") {
       if (value != "error" && value != "warn" && value != "info" && value != "debug") {
         return fail("log_level must be error, warn, info or debug");

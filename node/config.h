@@ -37,7 +37,7 @@ struct NodeConfig {
   size_t write_buffer_bytes = 64u << 20;
   size_t api_max_connections = 256;
   size_t api_max_body_bytes = 2u << 20;     // a 1 MiB transaction as base64 JSON fits
-  uint64_t min_block_interval_ms = 15;       // as a leader: no block sooner than this after the last
+  size_t min_block_interval_ms = 15;         // as a leader: no block sooner than this after the last
   std::string log_level = "info";            // error | warn | info | debug
 };
 

@@ -257,7 +257,6 @@ class Node final : public NodeService {
   std::atomic<bool> stopping_{false};
   // Wall time of the synced RocksDB writes a round waits for: the safety
   // record before each vote (strand) and each committed block (writer).
-  // Synced writes: the safety record before each vote, each committed block.
   LatencyHistogram safety_writes_;
   LatencyHistogram commit_writes_;
   // Where a client's transaction spends its time (docs/operator.md, /metrics):
