@@ -1,12 +1,17 @@
 // provd: a provledger node. `provd --config FILE` (docs/operator.md).
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "node/config.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/version.h"
+
+#ifdef PROV_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 namespace {
 
@@ -16,6 +21,20 @@ constexpr const char* kUsage =
     "\n"
     "Runs a provledger node with the configuration in FILE (docs/operator.md).\n"
     "Example: provd --config localnet/node1/provd.conf\n";
+
+// The allocator provd runs on, for --version and the start-up log.
+std::string allocator() {
+#ifdef PROV_WITH_JEMALLOC
+  const char* version = nullptr;
+  size_t len = sizeof(version);
+  if (mallctl("version", &version, &len, nullptr, 0) == 0 && version != nullptr) {
+    return std::string("jemalloc ") + version;
+  }
+  return "jemalloc";
+#else
+  return "libc malloc";
+#endif
+}
 
 }  // namespace
 
@@ -28,7 +47,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (arg == "--version") {
-      std::printf("provd %s (peer protocol %u)\n", prov::node::release(), prov::node::kProtocolVersion);
+      std::printf("provd %s (peer protocol %u, %s)\n", prov::node::release(), prov::node::kProtocolVersion,
+                  allocator().c_str());
       return 0;
     }
     if (arg == "--config" && i + 1 < argc) {
@@ -52,6 +72,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "provd: %s\n", node.status().to_string().c_str());
     return 1;
   }
+  LOG_INFO("memory allocator: " << allocator());
   prov::Status st = (*node)->run();
   if (!st.is_ok()) {
     std::fprintf(stderr, "provd: %s\n", st.to_string().c_str());
