@@ -102,6 +102,9 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
       PROV_RETURN_IF_ERROR(set_size(c.block_cache_bytes, size_t{1} << 40));
     } else if (key == "write_buffer_bytes") {
       PROV_RETURN_IF_ERROR(set_size(c.write_buffer_bytes, size_t{1} << 40));
+    } else if (key == "direct_io") {
+      if (value != "true" && value != "false") return fail("direct_io must be true or false");
+      c.direct_io = value == "true";
     } else if (key == "api_max_connections") {
       PROV_RETURN_IF_ERROR(set_size(c.api_max_connections, 100000));
     } else if (key == "api_max_body_bytes") {

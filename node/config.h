@@ -35,6 +35,7 @@ struct NodeConfig {
   size_t worker_threads = 2;                 // signature checks off the consensus strand
   size_t block_cache_bytes = 64u << 20;
   size_t write_buffer_bytes = 64u << 20;
+  bool direct_io = true;                     // flushes and compactions past the page cache, if the fs takes it
   size_t api_max_connections = 256;
   size_t api_max_body_bytes = 2u << 20;     // a 1 MiB transaction as base64 JSON fits
   size_t min_block_interval_ms = 15;         // as a leader: no block sooner than this after the last

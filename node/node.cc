@@ -173,7 +173,14 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
 
   ledger::store::StoreOptions options;
   options.memory = ledger::store::MemoryBudget::create(config.block_cache_bytes, config.write_buffer_bytes);
+  options.direct_io = config.direct_io;
   PROV_ASSIGN_OR_RETURN(n->store_, ledger::store::RocksStore::open(config.data_dir, options));
+  if (config.direct_io && !n->store_->direct_io()) {
+    LOG_WARN("the file system of " << config.data_dir
+                                   << " refused O_DIRECT: flushes and compactions go through the page cache");
+  } else {
+    LOG_INFO("store: flushes and compactions " << (n->store_->direct_io() ? "use O_DIRECT" : "go through the page cache"));
+  }
   // A subdirectory RocksDB leaves alone (it only touches files it named).
   // Its memory budget is its own: sharing the ledger's made every vote's
   // safety write flush the safety store whenever the ledger's memtables had
@@ -184,6 +191,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   safety_options.memtable_bytes = 4u << 20;
   safety_options.max_wal_bytes = 16u << 20;
   safety_options.background_jobs_max = 1;
+  safety_options.direct_io = config.direct_io;
   PROV_ASSIGN_OR_RETURN(n->safety_store_, ledger::store::RocksStore::open(
                                               (std::filesystem::path(config.data_dir) / kSafetyDirName).string(),
                                               safety_options));

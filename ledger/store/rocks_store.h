@@ -83,6 +83,14 @@ struct StoreOptions {
   int background_jobs_max = 2;
   // Create the database and missing column families when absent.
   bool create_if_missing = true;
+  // Flushes and compactions write (and compactions read) their files with
+  // O_DIRECT, past the page cache, if the file system takes it (open()
+  // tries; RocksStore::direct_io() says what it got). Buffered, those
+  // files' pages were copied into the page cache and written back later,
+  // while every vote and commit waited on an fdatasync of the WAL: a tenth
+  // of a loaded node's CPU went to write(), and the synced writes queued
+  // behind the writeback (docs/benchmarks.md). The WAL stays buffered.
+  bool direct_io = true;
   // The file system RocksDB uses; nullptr = the operating system's.
   // Tests pass a FaultInjectionFs here (ledger/store/fault_fs.h).
   std::shared_ptr<rocksdb::FileSystem> file_system;
@@ -147,6 +155,9 @@ class RocksStore final : public KvReader {
   // Approximate bytes in SST files plus memtables (RocksDB properties).
   uint64_t approximate_sst_bytes() const;
   uint64_t memtable_bytes() const;
+  // Whether flushes and compactions use O_DIRECT (StoreOptions::direct_io
+  // and the file system took it).
+  bool direct_io() const;
   // True while flushes or compactions are running or queued (benchmarks
   // wait for a quiet store before timing reads).
   bool background_work_pending() const;

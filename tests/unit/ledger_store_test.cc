@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include <sys/vfs.h>
+
 #include <rocksdb/file_system.h>
 
 #include "ledger/kv.h"
@@ -195,6 +197,54 @@ TEST_CASE("stores sharing a MemoryBudget charge one block cache and one write-bu
   CHECK(a->approximate_sst_bytes() > 0);
   CHECK(must_get(*a, Column::kEntries, std::string(as_chars(u64_key(3)))) == value);
   CHECK(memory->block_cache_usage_bytes() > 0);
+}
+
+// File systems known to take O_DIRECT (statfs f_type): ext4, XFS, Btrfs.
+bool takes_direct_io(const std::string& dir) {
+  struct statfs fs {};
+  if (statfs(dir.c_str(), &fs) != 0) return false;
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  return type == 0xEF53 || type == 0x58465342 || type == 0x9123683E;
+}
+
+// Enough to fill several memtables: flushes and an L0 compaction follow.
+void write_flush_compact_reopen(const std::string& path, const StoreOptions& o, bool expect_direct) {
+  const Bytes value(1000, 0x42);
+  {
+    auto s = must_open(path, o);
+    CHECK(s->direct_io() == expect_direct);
+    for (uint64_t round = 0; round < 6; ++round) {
+      WriteSet ws;
+      for (uint64_t i = 0; i < 500; ++i) ws.put(Column::kEntries, u64_key(round * 500 + i), value);
+      REQUIRE(s->apply(ws, /*sync=*/true).is_ok());
+      REQUIRE(s->flush().is_ok());
+    }
+    CHECK(s->approximate_sst_bytes() > 6 * 500 * 1000 / 2);
+  }
+  auto s = must_open(path, o);
+  for (uint64_t k = 0; k < 3000; k += 97) CHECK(must_get(*s, Column::kEntries, std::string(as_chars(u64_key(k)))) == value);
+  CHECK_FALSE(must_get(*s, Column::kEntries, std::string(as_chars(u64_key(3000)))).has_value());
+}
+
+TEST_CASE("flushes and compactions use O_DIRECT where the file system takes it, or buffered I/O when told") {
+  TempDir dir;
+  StoreOptions o;
+  o.memtable_bytes = 256u << 10;
+  if (takes_direct_io(dir.path())) {
+    SUBCASE("direct") { write_flush_compact_reopen(dir.path() + "/db", o, /*expect_direct=*/true); }
+  }
+  SUBCASE("turned off") {
+    o.direct_io = false;
+    write_flush_compact_reopen(dir.path() + "/db", o, /*expect_direct=*/false);
+  }
+  // Under the power-loss wrapper too (the crash tests run on it).
+  if (takes_direct_io(dir.path())) {
+    SUBCASE("through FaultInjectionFs") {
+      FaultInjectionFs fault;
+      o.file_system = fault.file_system();
+      write_flush_compact_reopen(dir.path() + "/db", o, /*expect_direct=*/true);
+    }
+  }
 }
 
 TEST_CASE("disk full is kResourceExhausted with a clear message; a restart recovers") {

@@ -31,6 +31,13 @@ TEST_CASE("config: defaults, values, and errors that name the line") {
   REQUIRE(paced.is_ok());
   CHECK(paced->min_block_interval_ms == 0);
   CHECK_FALSE(parse_config("min_block_interval_ms = 20000\n", ".").is_ok());
+  CHECK(c->direct_io);
+  auto buffered = parse_config("direct_io = false\n", ".");
+  REQUIRE(buffered.is_ok());
+  CHECK_FALSE(buffered->direct_io);
+  auto bad_bool = parse_config("direct_io = yes\n", ".");
+  REQUIRE_FALSE(bad_bool.is_ok());
+  CHECK(bad_bool.status().message().find("direct_io must be true or false") != std::string::npos);
 
   auto unknown = parse_config("colour = blue\n", ".");
   REQUIRE_FALSE(unknown.is_ok());
