@@ -529,12 +529,14 @@ TxResult<DecodedTx> check_transaction(const KvReader& state, ByteView tx_bytes, 
   TxContext own;
   if (!ctx) ctx = &own;
   if (Status st = ctx->load(state); !st.is_ok()) return state_failure(st);
-  auto tx = decode_transaction(tx_bytes, ctx->params().max_tx_bytes());
-  if (!tx) return tx;
+  auto decoded = decode_transaction(tx_bytes, ctx->params().max_tx_bytes());
+  if (!decoded) return decoded;
+  DecodedTx tx = std::move(decoded).value();
   // Only deciding: no entry is built, so its place in the log (which needs
   // a read of the head per transaction) plays no part in the verdict.
-  auto leaf = execute_tx(state, tx.value(), EntryPlace{}, nullptr, *ctx);
+  auto leaf = execute_tx(state, tx, EntryPlace{}, nullptr, *ctx);
   if (!leaf) return leaf.rejected();
+  tx.signature_verified = true;  // validate_transaction verified it; decoding never sets the flag
   return tx;
 }
 

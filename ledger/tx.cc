@@ -344,7 +344,8 @@ TxResult<std::monostate> validate_transaction(const KvReader& state, const Decod
   if (!*agency) return reject(Rejection::kUnknownAgency, "agency '" + tx.body.agency() + "'");
   const v1::AgencyRecord& rec = **agency;
   if (!key_active(rec, tx.signer)) return reject(Rejection::kUnknownSigner, "signer is not an active key of the agency");
-  if (!verify_tx_signature_cached(tx.signer, chain_id, as_bytes(tx.envelope.body()), tx.signature)) {
+  if (!tx.signature_verified &&
+      !verify_tx_signature_cached(tx.signer, chain_id, as_bytes(tx.envelope.body()), tx.signature)) {
     return reject(Rejection::kBadSignature, "transaction signature");
   }
   std::string_view role = required_role(tx.body);

@@ -114,6 +114,11 @@ struct DecodedTx {
   v1::TransactionBody body;
   v1::GovernanceAction action;  // set iff body is governance
   Hash256 action_hash;          // SHA-256(governance action bytes)
+  // Set only by check_transaction once the signature over the body (and so
+  // over body.chain_id) verified: a property of these bytes alone, so
+  // executing them later skips the signature cache's lookup. Whether the
+  // signer is an active key is still checked against the state every time.
+  bool signature_verified = false;
 };
 
 // Parses `bytes` into `out` under the bytes-envelope rule: false unless `out`

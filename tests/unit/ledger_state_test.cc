@@ -5,6 +5,7 @@
 #include "crypto/merkle.h"
 #include "ledger/merkle_log.h"
 #include "ledger/query.h"
+#include "ledger/sig_cache.h"
 #include "ledger_test_fixture.h"
 
 using namespace prov;
@@ -306,6 +307,10 @@ TEST_CASE("execution takes transactions decoded at admission only for the very s
   for (const Bytes& tx : txs) {
     auto d = check_transaction(c.kv, tx);
     REQUIRE(d.is_ok());
+    CHECK(d->signature_verified);  // admission verified it; decoding alone never says so
+    auto decoded_only = decode_transaction(tx, 1 << 16);
+    REQUIRE(decoded_only.is_ok());
+    CHECK_FALSE(decoded_only->signature_verified);
     admitted.emplace(d->tx_hash, std::move(d).value());
   }
   size_t found = 0;
@@ -319,10 +324,17 @@ TEST_CASE("execution takes transactions decoded at admission only for the very s
   REQUIRE(with.is_ok());
   CHECK(found == txs.size());
   CHECK(with->block_bytes == plain->block_bytes);
+  // Taken from admission, their signatures are not looked up again.
+  auto memo_lookups = [] {
+    const SigCacheStats st = sig_cache_stats();
+    return st.hits + st.misses + st.waits + st.overtakes;
+  };
+  const size_t memo_before = memo_lookups();
   auto applied = apply_block(c.kv, plain->block_bytes, &lookup);
   REQUIRE(applied.is_ok());
   CHECK(applied->block_hash == plain->block_hash);
   CHECK(found == 2 * txs.size());
+  CHECK(memo_lookups() == memo_before);
 
   // A lookup answering with another transaction under a block
   // transaction's hash (a bug, or a collision) is not believed: the bytes are
@@ -331,8 +343,11 @@ TEST_CASE("execution takes transactions decoded at admission only for the very s
   REQUIRE(other.is_ok());
   for (auto& [hash, d] : admitted) d = other.value();
   found = 0;
+  const size_t memo_misled = memo_lookups();
   auto misled = apply_block(c.kv, plain->block_bytes, &lookup);
   REQUIRE(misled.is_ok());
+  // Decoded afresh, so each signature goes through the memo once more.
+  CHECK(memo_lookups() == memo_misled + txs.size());
   CHECK(found == txs.size());
   CHECK(misled->block_hash == plain->block_hash);
   CHECK(misled->header.log_root() == plain->header.log_root());
