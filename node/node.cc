@@ -825,6 +825,19 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
       answer(SubmitState::kAccepted, "already pending");
       continue;
     }
+    // Gossip that arrives after its block committed (the proposal carried it
+    // first) would be decoded and checked only for admitted() to drop it.
+    if (committing_.count(hash) > 0 || recent_durable_index_.count(hash) > 0) {
+      if (offer.done) {
+        SubmitResult r;
+        r.state = SubmitState::kRejected;
+        r.tx_hash = hash;
+        r.rejection = ledger::Rejection::kDuplicate;
+        r.message = "duplicate: already committed";
+        offer.done(r);
+      }
+      continue;
+    }
     // Transactions being checked count as in the pool already: one checked
     // and then found no room for was a signature verified for nothing.
     if (mempool_->size() + admitting_ + 1 > config_.mempool_max_txs ||
