@@ -157,9 +157,10 @@ struct RocksStore::Impl {
 
 namespace {
 
-// Whether `dir` takes O_DIRECT writes: tmpfs and some overlay and FUSE file
-// systems refuse the flag, and a flush that could not open its file would
-// stop the store. Writes one aligned block to a scratch file and removes it.
+// Whether `dir` takes O_DIRECT writes: tmpfs before Linux 6.6 and some
+// overlay and FUSE file systems refuse the flag, and a flush that could not
+// open its file would stop the store. Writes one aligned block to a scratch
+// file and removes it.
 bool direct_io_works(const std::string& dir, bool create) {
   std::error_code ec;
   if (create) std::filesystem::create_directories(dir, ec);
