@@ -72,6 +72,7 @@ constexpr uint64_t kGossipDelayUs = 2000;
 // recent_durable_); a check that took longer than this many commits reads
 // the store instead.
 constexpr size_t kRecentDurableBlocks = 32;
+constexpr std::string_view kAlreadyCommitted = "duplicate: already committed";
 
 // Thread priorities. Admission threads run at a lower CPU priority than
 // everything else: under a flood of submissions, checking new transactions
@@ -809,11 +810,13 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
   std::vector<Chunk> chunks;
   for (Offer& offer : offers) {
     Hash256 hash = crypto::sha256(offer.tx);
-    auto answer = [&](SubmitState state, std::string message) {
+    auto answer = [&](SubmitState state, std::string message,
+                      std::optional<ledger::Rejection> rejection = std::nullopt) {
       if (!offer.done) return;
       SubmitResult r;
       r.state = state;
       r.tx_hash = hash;
+      r.rejection = rejection;
       r.message = std::move(message);
       offer.done(r);
     };
@@ -828,14 +831,7 @@ void Node::admit(std::vector<Offer> offers, bool from_client) {
     // Gossip that arrives after its block committed (the proposal carried it
     // first) would be decoded and checked only for admitted() to drop it.
     if (committing_.count(hash) > 0 || recent_durable_index_.count(hash) > 0) {
-      if (offer.done) {
-        SubmitResult r;
-        r.state = SubmitState::kRejected;
-        r.tx_hash = hash;
-        r.rejection = ledger::Rejection::kDuplicate;
-        r.message = "duplicate: already committed";
-        offer.done(r);
-      }
+      answer(SubmitState::kRejected, std::string(kAlreadyCommitted), ledger::Rejection::kDuplicate);
       continue;
     }
     // Transactions being checked count as in the pool already: one checked
@@ -920,7 +916,7 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
   if (committed) {
     r.state = SubmitState::kRejected;
     r.rejection = ledger::Rejection::kDuplicate;
-    r.message = "duplicate: already committed";
+    r.message = std::string(kAlreadyCommitted);
     if (done) done(r);
     return;
   }

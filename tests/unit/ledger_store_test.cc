@@ -234,6 +234,12 @@ TEST_CASE("flushes and compactions use O_DIRECT where the file system takes it, 
   o.memtable_bytes = 256u << 10;
   if (takes_direct_io(dir.path())) {
     SUBCASE("direct") { write_flush_compact_reopen(dir.path() + "/db", o, /*expect_direct=*/true); }
+    // Under the power-loss wrapper too (the crash tests run on it).
+    SUBCASE("through FaultInjectionFs") {
+      FaultInjectionFs fault;
+      o.file_system = fault.file_system();
+      write_flush_compact_reopen(dir.path() + "/db", o, /*expect_direct=*/true);
+    }
   }
   SUBCASE("turned off") {
     o.direct_io = false;
@@ -253,14 +259,6 @@ TEST_CASE("flushes and compactions use O_DIRECT where the file system takes it, 
         ~Unmount() { umount(path.c_str()); }  // also when a REQUIRE ends the test early
       } unmount{mnt};
       write_flush_compact_reopen(mnt + "/db", o, /*expect_direct=*/false);
-    }
-  }
-  // Under the power-loss wrapper too (the crash tests run on it).
-  if (takes_direct_io(dir.path())) {
-    SUBCASE("through FaultInjectionFs") {
-      FaultInjectionFs fault;
-      o.file_system = fault.file_system();
-      write_flush_compact_reopen(dir.path() + "/db", o, /*expect_direct=*/true);
     }
   }
 }
