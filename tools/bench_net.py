@@ -43,7 +43,6 @@ Prints one JSON object (--json) or a readable summary. Standard library only.
 
 import argparse
 import base64
-import http.client
 import json
 import multiprocessing as mp
 import os
@@ -127,32 +126,92 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
 
 
-class Conn(http.client.HTTPConnection):
-    """Keep-alive HTTP connection with TCP_NODELAY: http.client sends a large body apart from its
-    headers, and Nagle would hold the body's last segment until the server's delayed ACK."""
+class HttpError(OSError):
+    """A response the load generator can not read (the connection is then reopened)."""
 
-    def connect(self):
-        super().connect()
+
+class Conn:
+    """A keep-alive HTTP/1.1 connection for the load generator, on a plain socket.
+
+    http.client parses every response's headers with the email package; at half load (hundreds
+    of small requests a second) that made the generator the largest user of the cores after the
+    nodes, competing with them for the cores it measures. This sends each request in one write
+    (TCP_NODELAY) and reads a response by its Content-Length, which provd always sets."""
+
+    def __init__(self, host, port, timeout):
+        self.addr = (host, port)
+        self.timeout = timeout
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(self.addr, timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise HttpError("connection closed by the node")
+        self.buf += chunk
+
+    def request(self, path, body, content_type):
+        """POSTs `body`; returns (status, response body)."""
+        if self.sock is None:
+            self._connect()
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.addr[0]}:{self.addr[1]}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        self.sock.sendall(head + body)
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if len(self.buf) > 65536:
+                raise HttpError("response headers too long")
+            self._fill()
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        self.buf = self.buf[end + 4:]
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise HttpError(f"bad status line {lines[0]!r}")
+        length, close = None, False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value.strip())
+            elif name == "transfer-encoding":
+                raise HttpError("chunked responses are not expected from provd")
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        if length is None:
+            raise HttpError("response without Content-Length")
+        while len(self.buf) < length:
+            self._fill()
+        data, self.buf = self.buf[:length], self.buf[length:]
+        if close:
+            self.close()
+        return int(parts[1]), data
 
 
 def submit(conn, tx, wait=False):
     path = "/v1/transactions?wait=true&timeout_ms=30000" if wait else "/v1/transactions"
-    conn.request("POST", path, body=tx, headers={"Content-Type": "application/octet-stream"})
-    r = conn.getresponse()
-    r.read()
-    return r.status
+    status, _ = conn.request(path, tx, "application/octet-stream")
+    return status
 
 
 def submit_batch(conn, b64s):
     """POST /v1/transactions:batch with base64 transactions; (HTTP status, list of per-tx states or None)."""
     body = ('{"txs":["' + '","'.join(b64s) + '"]}').encode()
-    conn.request("POST", "/v1/transactions:batch", body=body, headers={"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    if r.status != 200:
-        return r.status, None
-    return r.status, [x["state"] for x in json.loads(data)["results"]]
+    status, data = conn.request("/v1/transactions:batch", body, "application/json")
+    if status != 200:
+        return status, None
+    return status, [x["state"] for x in json.loads(data)["results"]]
 
 
 # ------------------------------------------------------------ load workers
@@ -213,7 +272,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
             t_req = time.time()
             try:
                 st, states = submit_batch(conn, todo)
-            except (OSError, http.client.HTTPException, ValueError):
+            except (OSError, ValueError):
                 local["errors"] += 1
                 retry = todo + retry
                 conn.close()
@@ -266,7 +325,7 @@ def worker_proc(idx, ports, txs, threads, start_at, stop_at, rate_per_s, batch, 
                 break
             try:
                 st = submit(conn, tx)
-            except (OSError, http.client.HTTPException):
+            except (OSError, ValueError):
                 local["errors"] += 1
                 conn.close()
                 conn = Conn("127.0.0.1", port, timeout=30)
@@ -335,7 +394,7 @@ def sample_latency(ports, txs, samplers, stop_at):
             t0, sent_at = time.perf_counter(), time.time()
             try:
                 st = submit(conn, tx, wait=True)
-            except (OSError, http.client.HTTPException):
+            except (OSError, ValueError):
                 conn.close()
                 conn = Conn("127.0.0.1", ports[t % len(ports)], timeout=40)
                 continue
@@ -413,11 +472,17 @@ def main():
     ap.add_argument("--samples-out", default="",
                     help="write the half-load latency samples to this file, one 'unix_time_sent ms' per line")
     ap.add_argument("--log-level", default="", help="provd log_level (debug logs every commit)")
+    ap.add_argument("--node-config", action="append", default=[], metavar="KEY=VALUE",
+                    help="a provd.conf line for every node (repeatable; docs/operator.md lists the keys)")
     ap.add_argument("--worker-threads", type=int, default=0,
                     help="provd worker_threads for every node (default: provd's own, docs/operator.md)")
     args = ap.parse_args()
     if not (1 <= args.duration <= 3600):
         ap.error("--duration must be 1..3600")
+    for line in args.node_config:
+        key, eq, value = line.partition("=")
+        if not eq or not key.strip() or not value.strip() or "\n" in line:
+            ap.error(f"--node-config takes KEY=VALUE, got {line!r}")
     if not (0 <= args.worker_threads <= 256):
         ap.error("--worker-threads must be 1..256 (0: provd's default)")
     if not (1 <= args.batch <= BATCH_MAX):
@@ -469,6 +534,9 @@ def main():
             extra += f"log_level = {args.log_level}\n"
         if args.worker_threads:
             extra += f"worker_threads = {args.worker_threads}\n"
+        for line in args.node_config:
+            key, _, value = line.partition("=")
+            extra += f"{key.strip()} = {value.strip()}\n"
         if extra:
             for n in net.validators:
                 with open(os.path.join(n.dir, "provd.conf"), "a") as f:
@@ -577,6 +645,7 @@ def main():
         log(f"half load: {half_rate:.0f} tx/s for {half_s:.0f} s with {args.samplers} wait=true samplers")
         size_h0 = log_size(nodes[0])
         sh0, mh0, t_h0 = nodes[0].status(), nodes[0].metrics(), time.time()
+        gen_h0 = os.times()
         start_at, timed, join, ticks_h0 = paced(half_rate, half_s, half_txs, sample_txs,
                                                 at_start=lambda: [cpu_ticks(p) for p in pids])
         ticks_h1, t_hc = [cpu_ticks(p) for p in pids], time.time()
@@ -601,6 +670,8 @@ def main():
             with open(args.samples_out, "w") as f:
                 f.writelines(f"{sent:.3f} {ms:.1f}\n" for sent, ms in sorted(timed))
         counts_half = join()
+        gen_h1 = os.times()
+        half_gen_cpu = round((sum(gen_h1[:4]) - sum(gen_h0[:4])) / (gen_h1[4] - gen_h0[4]) * 100, 1)
         wait_drained(nodes, timeout_s=20)
         size_h1 = log_size(nodes[0])
         half_committed_per_s = (size_h1 - size_h0) / half_s
@@ -673,6 +744,7 @@ def main():
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "half_load_shape_node1": half_shape,
             "half_load_cpu_percent_per_node": half_cpu,
+            "half_load_generator_cpu_percent": half_gen_cpu,
             "cores": cores,
             "ed25519_verify_per_s": round(verify_mean_per_s, 1),
             "validators": args.validators,
