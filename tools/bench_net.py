@@ -120,6 +120,13 @@ def write_ms(m0, m1, name):
     return round((m1.get(name + "_sum", 0) - m0.get(name + "_sum", 0)) / n * 1e3, 2) if n else None
 
 
+def cpu_percent_since(t0):
+    """CPU of this process and its reaped children (the load processes) since os.times() `t0`,
+    in % of one core."""
+    t1 = os.times()
+    return round((sum(t1[:4]) - sum(t0[:4])) / (t1[4] - t0[4]) * 100, 1)
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -479,10 +486,12 @@ def main():
     args = ap.parse_args()
     if not (1 <= args.duration <= 3600):
         ap.error("--duration must be 1..3600")
+    node_config = []  # (key, value) lines for every provd.conf
     for line in args.node_config:
-        key, eq, value = line.partition("=")
-        if not eq or not key.strip() or not value.strip() or "\n" in line:
+        key, eq, value = (part.strip() for part in line.partition("="))
+        if not eq or not key or not value or "\n" in line:
             ap.error(f"--node-config takes KEY=VALUE, got {line!r}")
+        node_config.append((key, value))
     if not (0 <= args.worker_threads <= 256):
         ap.error("--worker-threads must be 1..256 (0: provd's default)")
     if not (1 <= args.batch <= BATCH_MAX):
@@ -534,9 +543,8 @@ def main():
             extra += f"log_level = {args.log_level}\n"
         if args.worker_threads:
             extra += f"worker_threads = {args.worker_threads}\n"
-        for line in args.node_config:
-            key, _, value = line.partition("=")
-            extra += f"{key.strip()} = {value.strip()}\n"
+        for key, value in node_config:
+            extra += f"{key} = {value}\n"
         if extra:
             for n in net.validators:
                 with open(os.path.join(n.dir, "provd.conf"), "a") as f:
@@ -569,7 +577,7 @@ def main():
         ticks1 = [cpu_ticks(p) for p in pids]
         ms1 = [n.metrics() for n in nodes]
         counts_max = join()
-        gen1 = os.times()
+        gen_cpu = cpu_percent_since(gen0)
         _, verify_at_end_per_s, ceiling_at_end = ceiling_with_nodes_paused(provbench, args.validators, pids)
         log(f"ceiling around the window: {ceiling_at_start:.0f} tx/s before, {ceiling_at_end:.0f} tx/s after")
         window = t_size1 - t_size0
@@ -613,7 +621,6 @@ def main():
         non_verify_us = (mean_cpu_us - verify_us_in_nodes * sum(verified_per_tx) / len(verified_per_tx)
                          if verify_us_in_nodes else None)
         # The generator's processes are children: their CPU is in children_* once they have exited.
-        gen_cpu = round((sum(gen1[:4]) - sum(gen0[:4])) / (gen1[4] - gen0[4]) * 100, 1)
         log(f"maximum load: {committed_per_s:.0f} committed tx/s, submissions {counts_max}, node CPU % {cpu}")
         drain_s = wait_drained(nodes)
         quiet_s = wait_quiet(pids)
@@ -670,8 +677,7 @@ def main():
             with open(args.samples_out, "w") as f:
                 f.writelines(f"{sent:.3f} {ms:.1f}\n" for sent, ms in sorted(timed))
         counts_half = join()
-        gen_h1 = os.times()
-        half_gen_cpu = round((sum(gen_h1[:4]) - sum(gen_h0[:4])) / (gen_h1[4] - gen_h0[4]) * 100, 1)
+        half_gen_cpu = cpu_percent_since(gen_h0)
         wait_drained(nodes, timeout_s=20)
         size_h1 = log_size(nodes[0])
         half_committed_per_s = (size_h1 - size_h0) / half_s
