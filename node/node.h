@@ -125,11 +125,13 @@ class Node final : public NodeService {
   struct CommitJob;
   void on_commit_durable(const CommitJob& job, const Status& written);
   // Refreshes the status and answers checkpoint waiters the served note now
-  // satisfies; reads the head from the store only if `head_changed`.
-  void after_commit(bool head_changed = true);
+  // satisfies. `head`: the head a commit made durable (read on the commit
+  // writer, off the strand), or null when only the checkpoint changed.
+  void after_commit(const Result<ledger::Head>* head);
   void arm_timer(uint64_t deadline_ms);
   void sync_tick();
-  void refresh_status(bool read_head = true);
+  // Refreshes status_; the head fields from `head` if given and readable.
+  void refresh_status(const Result<ledger::Head>* head);
   void fatal(const Status& st);
   void send_node_message(const PublicKey& peer, const v1::NodeMessage& msg);
   void broadcast_node_message(const v1::NodeMessage& msg);
@@ -153,7 +155,9 @@ class Node final : public NodeService {
   bool is_validator_ = false;
   ledger::v1::ConsensusParams params_;
 
-  boost::asio::io_context io_;
+  // One thread runs it (run()): the hint lets asio queue handlers posted
+  // from that thread without the scheduler's lock and wake-up.
+  boost::asio::io_context io_{1};
   std::unique_ptr<boost::asio::thread_pool> workers_;            // transaction admission
   std::unique_ptr<boost::asio::thread_pool> consensus_workers_;  // signatures of proposals: never queued behind admission
   // One thread: committed blocks to the store, in commit order, so the strand
