@@ -127,6 +127,21 @@ def cpu_percent_since(t0):
     return round((sum(t1[:4]) - sum(t0[:4])) / (t1[4] - t0[4]) * 100, 1)
 
 
+def machine_ticks():
+    """The machine's CPU time so far, all cores: (idle + iowait, steal, total) in ticks, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return fields[3] + fields[4], fields[7], sum(fields)
+
+
+def machine_share(t0, t1):
+    """Idle and steal over two machine_ticks() readings, in % of all cores' time. Steal is time the
+    hypervisor gave this VM's virtual CPUs to someone else: a shared host slowing the run down."""
+    total = max(1, t1[2] - t0[2])
+    return {"idle_percent": round((t1[0] - t0[0]) / total * 100, 1),
+            "steal_percent": round((t1[1] - t0[1]) / total * 100, 1)}
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -568,13 +583,13 @@ def main():
         harness.wait_for("the warm-up to end", lambda: time.time() >= warm, args.duration + 10, interval_s=0.05)
         st0, m0 = nodes[0].status(), nodes[0].metrics()
         size0, t_size0 = st0["log_size"], time.time()
-        ticks0 = [cpu_ticks(p) for p in pids]
+        ticks0, mach0 = [cpu_ticks(p) for p in pids], machine_ticks()
         ms0 = [n.metrics() for n in nodes]
         harness.wait_for("the load window to end", lambda: time.time() >= stop_at, args.duration + 10,
                          interval_s=0.05)
         st1, m1 = nodes[0].status(), nodes[0].metrics()
         size1, t_size1 = st1["log_size"], time.time()
-        ticks1 = [cpu_ticks(p) for p in pids]
+        ticks1, mach1 = [cpu_ticks(p) for p in pids], machine_ticks()
         ms1 = [n.metrics() for n in nodes]
         counts_max = join()
         gen_cpu = cpu_percent_since(gen0)
@@ -592,6 +607,7 @@ def main():
             "safety_write_ms": write_ms(m0, m1, "provd_safety_write_seconds"),
             "commit_write_ms": write_ms(m0, m1, "provd_commit_write_seconds"),
         }
+        max_machine = machine_share(mach0, mach1)
         cpu = [round((b - a) / CLK_TCK / window * 100, 1) for a, b in zip(ticks0, ticks1)]
         # What one verification cost inside the nodes during the window
         # (sampled thread CPU time), and the ceiling that cost implies.
@@ -654,8 +670,10 @@ def main():
         sh0, mh0, t_h0 = nodes[0].status(), nodes[0].metrics(), time.time()
         gen_h0 = os.times()
         start_at, timed, join, ticks_h0 = paced(half_rate, half_s, half_txs, sample_txs,
-                                                at_start=lambda: [cpu_ticks(p) for p in pids])
-        ticks_h1, t_hc = [cpu_ticks(p) for p in pids], time.time()
+                                                at_start=lambda: ([cpu_ticks(p) for p in pids], machine_ticks()))
+        ticks_h0, mach_h0 = ticks_h0
+        ticks_h1, t_hc, mach_h1 = [cpu_ticks(p) for p in pids], time.time(), machine_ticks()
+        half_machine = machine_share(mach_h0, mach_h1)
         sh1, mh1, t_h1 = nodes[0].status(), nodes[0].metrics(), time.time()
         hw = t_h1 - t_h0
         hblocks = sh1["height"] - sh0["height"]
@@ -690,10 +708,12 @@ def main():
             log(f"latency curve: {rate:.0f} tx/s for {curve_s:.0f} s")
             load_txs, at = curve_txs[at:at + n], at + n
             probe_txs, at = curve_txs[at:at + 5000], at + 5000
-            c_start, c_timed, c_join, (st_c0, mc0, t_c0, ticks_c0) = paced(
+            c_start, c_timed, c_join, (st_c0, mc0, t_c0, ticks_c0, mach_c0) = paced(
                 rate, curve_s, load_txs, probe_txs,
-                at_start=lambda: (nodes[0].status(), nodes[0].metrics(), time.time(), [cpu_ticks(p) for p in pids]))
+                at_start=lambda: (nodes[0].status(), nodes[0].metrics(), time.time(), [cpu_ticks(p) for p in pids],
+                                  machine_ticks()))
             st_c1, mc1, t_c1, ticks_c1 = nodes[0].status(), nodes[0].metrics(), time.time(), [cpu_ticks(p) for p in pids]
+            c_machine = machine_share(mach_c0, machine_ticks())
             if c_join:
                 c_join()
             cw = t_c1 - t_c0
@@ -706,6 +726,7 @@ def main():
                 "latency_samples": len(c_lat),
                 "rounds_per_s_node1": round((st_c1["round"] - st_c0["round"]) / cw, 1),
                 "cpu_percent_per_node": [round((b - a) / CLK_TCK / cw * 100, 1) for a, b in zip(ticks_c0, ticks_c1)],
+                "machine": c_machine,
                 "node1": stage_ms(mc0, mc1),
             })
         heights = [n.status()["height"] for n in nodes]
@@ -730,6 +751,7 @@ def main():
             "quiet_before_half_load_s": quiet_s,
             "cpu_percent_per_node": cpu,
             "max_load_shape_node1": shape,
+            "max_load_machine": max_machine,
             "load_generator_cpu_percent": gen_cpu,
             "ceiling_tx_per_s": round(ceiling, 1),
             "ceiling_before_tx_per_s": round(ceiling_at_start, 1),
@@ -750,6 +772,7 @@ def main():
             "half_load_committed_tx_per_s": round(half_committed_per_s, 1),
             "half_load_shape_node1": half_shape,
             "half_load_cpu_percent_per_node": half_cpu,
+            "half_load_machine": half_machine,
             "half_load_generator_cpu_percent": half_gen_cpu,
             "cores": cores,
             "ed25519_verify_per_s": round(verify_mean_per_s, 1),
