@@ -66,6 +66,13 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
     std::string key(trim(line.substr(0, eq)));
     std::string_view value = trim(line.substr(eq + 1));
     if (value.empty()) return fail(key + " has no value");
+    // A comment after a value would silently become part of it ("data # old"
+    // as a directory name); comments go on lines of their own.
+    for (size_t i = 1; i < value.size(); ++i) {
+      if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+        return fail(key + ": a comment must be on a line of its own (a line starting with #)");
+      }
+    }
     auto set_size = [&](size_t& field, size_t max, size_t min = 1) -> Status {
       auto v = parse_size(value, max, min);
       if (!v) return fail(key + ": " + v.status().message());
@@ -119,6 +126,9 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
     } else {
       return fail("unknown key '" + key + "'");
     }
+  }
+  if (!c.passphrase_file.empty() && !c.passphrase_env.empty()) {
+    return Status::invalid_argument("passphrase_file and passphrase_env are both set; name one source");
   }
   return c;
 }

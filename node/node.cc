@@ -294,6 +294,16 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   }
   Result<ledger::Head> current = ledger::read_head(*n->store_);
   n->refresh_status(&current);
+  // The durable head is where checkpoints start from after a restart: peers'
+  // signatures for it count at once, and a validator signs it again (it is
+  // durable) so that a net with nothing new to commit still serves a
+  // cosigned checkpoint to a node that restarted or joined (sync_tick hands
+  // the signature to each peer whose link comes up).
+  if (current && current->log_size > 0) {
+    n->own_checkpoint_ = n->checkpoints_->on_durable_head(current->log_size, current->log_root, n->is_validator_);
+    n->last_signed_size_ = current->log_size;
+    n->last_signed_ms_ = now_ms();
+  }
   return n;
 }
 
@@ -751,6 +761,7 @@ void Node::on_commit_durable(const CommitJob& job, const Status& written) {
     v1::NodeMessage msg;
     *msg.mutable_checkpoint() = *sig;
     broadcast_node_message(msg);
+    own_checkpoint_ = std::move(*sig);
   }
   LOG_DEBUG("committed height " << job.height << " with " << job.tx_hashes.size() << " transactions");
   after_commit(&job.head);
@@ -979,6 +990,19 @@ void Node::admitted(Hash256 hash, Bytes tx, bool gossip, ledger::TxResult<ledger
 
 void Node::sync_tick() {
   if (stopping_) return;
+  // A peer whose link came up since the last tick gets this validator's
+  // latest checkpoint signature: a node that restarted or joined then
+  // collects a quorum for the current head without waiting for a new block.
+  std::vector<PublicKey> linked = transport_ ? transport_->connected_peers() : std::vector<PublicKey>{};  // sorted
+  if (own_checkpoint_) {
+    v1::NodeMessage msg;
+    for (const PublicKey& k : linked) {
+      if (std::binary_search(checkpoint_linked_.begin(), checkpoint_linked_.end(), k)) continue;
+      if (!msg.has_checkpoint()) *msg.mutable_checkpoint() = *own_checkpoint_;
+      send_node_message(k, msg);
+    }
+  }
+  checkpoint_linked_ = std::move(linked);
   // Validators catch up through the consensus core's block retrieval;
   // observers pull committed blocks with their proofs here.
   if (!is_validator_ && !peers_.empty()) {

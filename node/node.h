@@ -212,6 +212,10 @@ class Node final : public NodeService {
   // now and then, so nodes that joined late still collect a quorum.
   uint64_t last_signed_size_ = 0;
   uint64_t last_signed_ms_ = 0;
+  // The latest checkpoint signature this validator made, and the peers
+  // linked at the last sync_tick (sorted): a newly linked one is sent it.
+  std::optional<v1::CheckpointSignature> own_checkpoint_;
+  std::vector<PublicKey> checkpoint_linked_;
 
   // Catch-up: the highest committed height peers told us about.
   uint64_t peer_height_ = 0;

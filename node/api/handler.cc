@@ -5,6 +5,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <map>
@@ -197,7 +198,11 @@ struct ApiHandler::Ctx {
     return ApiHandler::error_response(status, code, message, version);
   }
   Response error(const Status& st) const {
-    return error(http_status_for(st.code()), status_code_name(st.code()), st.message());
+    const http::status status = http_status_for(st.code());
+    Response r = error(status, status_code_name(st.code()), st.message());
+    if (status == http::status::too_many_requests || status == http::status::service_unavailable)
+      r.set(http::field::retry_after, "1");
+    return r;
   }
   std::optional<std::string_view> param(std::string_view name) const {
     auto it = query.find(name);
@@ -651,6 +656,12 @@ void ApiHandler::submit(Ctx& ctx, const Done& done) {
   if (starts_with(type, "application/octet-stream")) {
     tx = to_bytes(ctx.req.body());
     if (auto w = ctx.param("wait")) wait = *w == "true" || *w == "1";
+    if (auto t = ctx.param("timeout_ms")) {
+      uint64_t ms = 0;
+      if (!parse_u64(*t, &ms) || ms == 0)
+        return done(ctx.error(http::status::bad_request, "bad_query", "timeout_ms must be a positive integer"));
+      timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(ms, config_.max_wait_ms));
+    }
   } else if (starts_with(type, "application/json")) {
     pb::SubmitRequest sr;
     if (!parse_json(ctx.req.body(), &sr))

@@ -59,6 +59,7 @@ class FakeNode final : public NodeService {
   }
   void submit(Bytes tx, SubmitOptions options, std::function<void(SubmitResult)> done) override {
     SubmitResult r;
+    last_timeout_ms = options.timeout_ms;
     {
       std::lock_guard<std::mutex> lock(mu_);
       r.tx_hash = crypto::sha256(tx);
@@ -107,6 +108,7 @@ class FakeNode final : public NodeService {
 
   ledger::v1::Genesis genesis() const { return chain_.genesis(); }
   std::atomic<bool> busy{false};
+  std::atomic<uint32_t> last_timeout_ms{0};
 
  private:
   void resign() {
@@ -395,6 +397,24 @@ TEST_CASE("api: submit maps outcomes to status codes") {
     r = h.send(req);
     CHECK(r.status == 200);
     CHECK(has(r.body, "\"committed\":true"));
+  }
+  {
+    http::request<http::string_body> req(http::verb::post, "/v1/transactions?wait=1&timeout_ms=1500", 11);
+    req.set(http::field::content_type, "application/octet-stream");
+    req.body() = to_string(c.sign(c.anchor("stats/raw2", "R2")));
+    CHECK(h.send(req).status == 200);
+    CHECK(h.node.last_timeout_ms == 1500);
+    req.target("/v1/transactions?wait=1&timeout_ms=soon");
+    r = h.send(req);
+    CHECK(r.status == 400);
+    CHECK(has(r.body, "\"code\":\"bad_query\""));
+  }
+  {
+    http::request<http::string_body> req(http::verb::post, "/v1/transactions", 11);
+    req.set(http::field::content_type, "application/octet-stream");
+    r = h.send(req);
+    CHECK(r.status == 400);
+    CHECK(has(r.body, "\"code\":\"empty_tx\""));
   }
   h.node.busy = true;
   r = h.post_json("{\"tx\":\"" + crypto::base64_encode(c.sign(c.anchor("stats/y", "Y"))) + "\"}");

@@ -48,6 +48,16 @@ TEST_CASE("config: defaults, values, and errors that name the line") {
   CHECK_FALSE(parse_config("mempool_max_txs\n", ".").is_ok());
   CHECK_FALSE(parse_config("log_level = loud\n", ".").is_ok());
   CHECK_FALSE(parse_config(std::string(70000, '#'), ".").is_ok());
+  auto trailing = parse_config("# fine\ndata_dir = data # the old one\n", ".");
+  REQUIRE_FALSE(trailing.is_ok());
+  CHECK(trailing.status().message().find("line 2") != std::string::npos);
+  CHECK(trailing.status().message().find("comment") != std::string::npos);
+  auto hash_in_name = parse_config("data_dir = data#2\n", "/srv");
+  REQUIRE(hash_in_name.is_ok());
+  CHECK(hash_in_name->data_dir == "/srv/data#2");
+  auto two_sources = parse_config("passphrase_file = pw\npassphrase_env = PW\n", ".");
+  REQUIRE_FALSE(two_sources.is_ok());
+  CHECK(two_sources.status().message().find("both") != std::string::npos);
   CHECK_FALSE(load_config("/nonexistent/provd.conf").is_ok());
 }
 

@@ -51,6 +51,12 @@ cp -r "$ln" "$tmp/ln2"
 echo 'colour = blue' >>"$tmp/ln2/provctl.conf"
 expect 1 "$provctl" --home "$tmp/ln2" home show
 grep -q 'unknown key "colour"' "$tmp/err" || fail "home show unknown key: $(cat "$tmp/err")"
+sed -i '/^colour/d' "$tmp/ln2/provctl.conf"
+echo 'node = https://127.0.0.1:7399' >>"$tmp/ln2/provctl.conf"
+expect 1 "$provctl" --home "$tmp/ln2" home show  # provctl speaks plain HTTP only
+grep -q 'must start with http://' "$tmp/err" || fail "home show https node: $(cat "$tmp/err")"
+sed -i '/^node = https/d' "$tmp/ln2/provctl.conf"
+echo 'colour = blue' >>"$tmp/ln2/provctl.conf"
 cp "$ln/node1/node.key" "$tmp/ln2/client.key"
 sed -i '/^colour/d' "$tmp/ln2/provctl.conf"
 expect 1 "$provctl" --home "$tmp/ln2" home show  # a validator key is not the demo agency's key

@@ -64,6 +64,17 @@ Result<HttpReply> attempt(const NodeUrl& url, const http::request<http::string_b
   return reply;
 }
 
+// 404 no_checkpoint or not_checkpointed: the node has no cosigned checkpoint
+// covering what was asked (it restarted or is behind).
+bool lacks_checkpoint(const HttpReply& reply) {
+  if (reply.status != 404) return false;
+  node::api::v1::ErrorResponse e;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(reply.body, &e, opts).ok()) return false;
+  return e.error().code() == "no_checkpoint" || e.error().code() == "not_checkpointed";
+}
+
 }  // namespace
 
 Result<NodeUrl> parse_node_url(std::string_view url) {
@@ -91,6 +102,7 @@ Result<HttpReply> NodeClient::request(std::string_view method, std::string_view 
   if (urls_.empty()) return Status::unavailable("no node URL configured (add `node = http://host:port` to provctl.conf)");
   if (sign && !key_) return Status::invalid_argument("this request must be signed, but no client key is loaded");
   std::string tried;
+  std::optional<HttpReply> behind;
   for (const std::string& u : urls_) {
     PROV_ASSIGN_OR_RETURN(NodeUrl url, parse_node_url(u));
     http::request<http::string_body> req(http::string_to_verb(bsv(method)), bsv(target), 11);
@@ -108,9 +120,17 @@ Result<HttpReply> NodeClient::request(std::string_view method, std::string_view 
     }
     req.prepare_payload();
     auto reply = attempt(url, req, timeout_ms);
+    if (reply.is_ok() && lacks_checkpoint(*reply)) {
+      // This node holds no checkpoint (yet) that covers the entry: a state of
+      // the node, not an answer about the log. Another may have one; if none
+      // does, the first such answer stands.
+      if (!behind) behind = std::move(*reply);
+      continue;
+    }
     if (reply.is_ok()) return reply;
     tried += (tried.empty() ? "" : "; ") + reply.status().message();
   }
+  if (behind) return std::move(*behind);
   return Status::unavailable("no node reachable (" + tried + ")");
 }
 

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tools/provctl/client.h"
+
 namespace prov::provctl {
 namespace {
 
@@ -17,10 +19,6 @@ std::string_view trim(std::string_view s) {
 std::string resolve(const std::string& dir, std::string_view path) {
   std::filesystem::path p(path);
   return p.is_absolute() ? p.string() : (std::filesystem::path(dir) / p).string();
-}
-
-bool is_url(std::string_view v) {
-  return (v.starts_with("http://") && v.size() > 7) || (v.starts_with("https://") && v.size() > 8);
 }
 
 }  // namespace
@@ -58,7 +56,10 @@ Result<HomeConfig> parse_home_config(std::string_view text, const std::string& d
     } else if (key == "agency_secret") {
       c.agency_secret_path = resolve(dir, value);
     } else if (key == "node") {
-      if (!is_url(value)) return Status::invalid_argument(where() + "node must be an http:// or https:// URL");
+      // Checked as the client will use it, so `provctl home show` reports a
+      // URL no verb could reach (provctl speaks plain HTTP: reach a remote
+      // node through an SSH tunnel or a TLS-terminating proxy on loopback).
+      if (auto url = parse_node_url(value); !url) return Status::invalid_argument(where() + url.status().message());
       if (c.nodes.size() == kHomeMaxNodes)
         return Status::invalid_argument(where() + "more than " + std::to_string(kHomeMaxNodes) + " nodes");
       c.nodes.emplace_back(value);
