@@ -63,6 +63,26 @@ std::optional<v1::CheckpointSignature> Checkpoints::on_durable_head(uint64_t siz
   return out;
 }
 
+Status Checkpoints::restore(std::string_view text, uint64_t size, const Hash256& root) {
+  auto note = crypto::note::parse_note(text);
+  if (!note) return Status::verification_failed("kept checkpoint: " + note.status().message());
+  if (note->text != body(size, root))
+    return Status::verification_failed("kept checkpoint is not this chain's checkpoint of the log at size " +
+                                       std::to_string(size));
+  auto signers = crypto::note::verify_note(*note, verifiers_);
+  if (!signers) return Status::verification_failed("kept checkpoint: " + signers.status().message());
+  if (signers->size() < quorum_)
+    return Status::verification_failed("kept checkpoint has " + std::to_string(signers->size()) +
+                                       " valid validator signatures, fewer than the quorum of " +
+                                       std::to_string(quorum_));
+  heads_[size] = root;
+  if (size > served_size_) {
+    note_ = std::string(text);
+    served_size_ = size;
+  }
+  return Status::ok();
+}
+
 Status Checkpoints::add(const v1::CheckpointSignature& sig) {
   Hash256 root;
   if (!root.assign(as_bytes(sig.root())) || sig.signature().size() != kNoteSignatureBytes) {

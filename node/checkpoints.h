@@ -51,6 +51,12 @@ class Checkpoints {
   // failing later counts in bad_signatures().
   Status add(const v1::CheckpointSignature& sig);
 
+  // A note served before a restart (kept in the data dir): served again if
+  // it is this chain's checkpoint of (size, root), a head this node holds,
+  // with at least q valid validator signatures. kVerificationFailed if not;
+  // nothing changes then.
+  Status restore(std::string_view note, uint64_t size, const Hash256& root);
+
   // The served note (≥ q signatures), or nullopt before the first.
   const std::optional<std::string>& note() const { return note_; }
   uint64_t served_size() const { return served_size_; }

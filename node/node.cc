@@ -16,7 +16,9 @@
 #include "crypto/encoding.h"
 #include "crypto/keyfile.h"
 #include "crypto/sha256.h"
+#include "crypto/note.h"
 #include "ledger/genesis.h"
+#include "ledger/merkle_log.h"
 #include "ledger/registry.h"
 #include "ledger/sig_cache.h"
 #include "ledger/state.h"
@@ -42,6 +44,8 @@ constexpr std::string_view kVotedBlockPrefix = "voted/";
 // kMeta key of the ledger store, written once the safety store holds a
 // record: from then on a safety store without one was lost, not new.
 constexpr std::string_view kMetaSafetyUsed = "safety_store_used";
+// kMeta key of the ledger store: the cosigned checkpoint note last served.
+constexpr std::string_view kMetaServedCheckpoint = "served_checkpoint";
 // The safety store is read at start only and holds a record and the blocks
 // voted for but not committed yet. Its memtables flush when one is full
 // (4 MiB): only two of its column families are written, so the write-buffer
@@ -300,9 +304,32 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
   // cosigned checkpoint to a node that restarted or joined (sync_tick hands
   // the signature to each peer whose link comes up).
   if (current && current->log_size > 0) {
+    PROV_ASSIGN_OR_RETURN(auto kept, n->store_->get(ledger::Column::kMeta, as_bytes(kMetaServedCheckpoint)));
+    if (kept) {
+      // Checked as a peer's signatures would be; one that fails is not served
+      // (logged), and the node collects a new one from its peers.
+      std::string text = to_string(*kept);
+      Status st = Status::verification_failed("kept checkpoint does not parse");
+      if (auto note = crypto::note::parse_note(text)) {
+        if (auto cp = crypto::note::parse_checkpoint(note->text); cp && cp->size <= current->log_size) {
+          auto root = ledger::log_root(*n->store_, cp->size);
+          st = root ? n->checkpoints_->restore(text, cp->size, *root) : root.status();
+        } else if (cp) {
+          st = Status::verification_failed("kept checkpoint of size " + std::to_string(cp->size) +
+                                           " is beyond the log (size " + std::to_string(current->log_size) + ")");
+        }
+      }
+      if (st.is_ok()) {
+        n->kept_checkpoint_size_ = n->checkpoints_->served_size();
+        LOG_INFO("serving the kept checkpoint of size " << n->kept_checkpoint_size_);
+      } else {
+        LOG_WARN("not serving the kept checkpoint: " << st.message());
+      }
+    }
     n->own_checkpoint_ = n->checkpoints_->on_durable_head(current->log_size, current->log_root, n->is_validator_);
     n->last_signed_size_ = current->log_size;
     n->last_signed_ms_ = now_ms();
+    n->refresh_status(&current);  // with the checkpoint
   }
   return n;
 }
@@ -772,6 +799,15 @@ void Node::after_commit(const Result<ledger::Head>* head) {
   const auto& note = checkpoints_->note();
   if (!note) return;
   uint64_t size = checkpoints_->served_size();
+  if (size > kept_checkpoint_size_) {
+    kept_checkpoint_size_ = size;
+    auto keep = std::make_shared<ledger::WriteSet>();
+    keep->put(ledger::Column::kMeta, as_bytes(kMetaServedCheckpoint), as_bytes(*note));
+    asio::post(*commit_writer_, [this, keep] {
+      Status st = store_->apply(*keep, /*sync=*/false);
+      if (!st.is_ok()) LOG_WARN("keeping the served checkpoint: " << st.message());
+    });
+  }
   for (auto it = checkpoint_waiters_.begin(); it != checkpoint_waiters_.end();) {
     if ((*it)->min_size <= size) {
       checkpoint_latency_.observe(std::chrono::steady_clock::now() - (*it)->asked);

@@ -216,6 +216,11 @@ class Node final : public NodeService {
   // linked at the last sync_tick (sorted): a newly linked one is sent it.
   std::optional<v1::CheckpointSignature> own_checkpoint_;
   std::vector<PublicKey> checkpoint_linked_;
+  // The served checkpoint is kept in the data dir (written by the commit
+  // writer, after the blocks before it, not synced: a process crash keeps
+  // it, a power loss may lose the last few), so a restarted node serves it
+  // again at once, never a smaller one than before.
+  uint64_t kept_checkpoint_size_ = 0;
 
   // Catch-up: the highest committed height peers told us about.
   uint64_t peer_height_ = 0;

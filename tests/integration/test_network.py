@@ -322,6 +322,10 @@ class TestFPlusOneDown(NetTest):
 
     def test_two_down_stalls_then_resumes(self):
         a, b, c, d = self.net.validators
+        # Something in the log first, and b serving a cosigned checkpoint of it.
+        rc, out, err = self.net.anchor(write_file(self.files, "before", "before\n"), "demo/before")
+        self.assertEqual(rc, 0, f"{out} {err}")
+        wait_for("b to serve a checkpoint of the first entry", lambda: (b.checkpoint() or (0,))[0] >= 1, 20)
         c.kill()
         d.kill()
         alive = [a, b]
@@ -350,6 +354,18 @@ class TestFPlusOneDown(NetTest):
         # No divergence: the same block at the lower of the two heights (they may differ by the last
         # commit, whose quorum certificate only the round's leader saw).
         self.net.agree(alive)
+        # A validator killed and restarted in the stall serves the checkpoint it served before at
+        # once, from its data dir: no quorum is there to cosign a new one, and it never shrinks.
+        served = b.checkpoint()
+        self.assertIsNotNone(served, "b served no checkpoint before the stall")
+        b.kill()
+        b.start()
+        again = wait_for("the restarted b to serve its kept checkpoint", b.checkpoint, 30)
+        self.assertGreaterEqual(again[0], served[0])
+        if again[0] == served[0]:
+            self.assertEqual(again[1], served[1])
+        self.assertIn("serving the kept checkpoint of size", b.log_tail(200))
+        self.assertEqual(self.net.heights(alive), stalled, "committed without a quorum")
         # They return: the network resumes, commits the pending transaction, and all four agree.
         c.start()
         d.start()

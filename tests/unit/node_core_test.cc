@@ -171,6 +171,42 @@ TEST_CASE("checkpoints: served once q validators signed a head we applied, never
   CHECK(*count == 3);
   CHECK(cps[0].note()->rfind("test-chain\n5\n" + crypto::base64_encode(root) + "\n\n", 0) == 0);
 
+  SUBCASE("a kept note is served again after a restart only if it is a quorum's checkpoint of our head") {
+    const std::string kept = *cps[0].note();
+    auto fresh = [&] { return std::move(*Checkpoints::create("test-chain", members, keys[0])); };
+    Checkpoints restarted = fresh();
+    REQUIRE(restarted.restore(kept, 5, root).is_ok());
+    CHECK(restarted.served_size() == 5);
+    CHECK(*restarted.note() == kept);
+    // Never below what it serves: a smaller kept note changes nothing.
+    CHECK(restarted.restore(kept, 5, root).is_ok());
+    CHECK(restarted.served_size() == 5);
+
+    Checkpoints other_root = fresh();
+    CHECK(other_root.restore(kept, 5, crypto::sha256(as_bytes("not ours"))).code() == StatusCode::kVerificationFailed);
+    CHECK_FALSE(other_root.note().has_value());
+    Checkpoints other_size = fresh();
+    CHECK_FALSE(other_size.restore(kept, 6, root).is_ok());
+    // Too few signatures: the note with its first signature line only.
+    std::string one_line = kept.substr(0, kept.find("\n", kept.find("\n\n") + 2) + 1);
+    Checkpoints few = fresh();
+    auto why = few.restore(one_line, 5, root);
+    REQUIRE_FALSE(why.is_ok());
+    CHECK(why.message().find("fewer than the quorum") != std::string::npos);
+    // A flipped signature byte fails the whole note.
+    std::string tampered = kept;
+    size_t sig_at = tampered.size() - 5;  // inside the last line's base64 (key id ‖ signature)
+    tampered[sig_at] = tampered[sig_at] == 'A' ? 'B' : 'A';
+    Checkpoints forged = fresh();
+    auto bad = forged.restore(tampered, 5, root);
+    REQUIRE_FALSE(bad.is_ok());
+    CHECK(bad.message().find("fewer than the quorum") == std::string::npos);  // refused for the bad line itself
+    CHECK_FALSE(forged.note().has_value());
+    CHECK_FALSE(fresh().restore("garbage", 5, root).is_ok());
+    // Another chain's checkpoint is not ours.
+    auto elsewhere = Checkpoints::create("other-chain", members, keys[0]);
+    CHECK_FALSE(elsewhere->restore(kept, 5, root).is_ok());
+  }
   SUBCASE("forged and foreign signatures are refused") {
     node::v1::CheckpointSignature forged = sigs[3];
     forged.set_size(6);
