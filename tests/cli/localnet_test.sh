@@ -23,41 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-  local want=$1 what=$2
-  shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got != "$want" ]]; then
-    fail "$what: exit $got, want $want"
-    sed 's/^/    stdout: /' "$work/out" >&2
-    sed 's/^/    stderr: /' "$work/err" >&2
-  else
-    echo "ok: $what (exit $got)"
-  fi
-}
-has_out() { grep -qF -- "$1" "$work/out" || fail "stdout lacks \"$1\": $(head -c 400 "$work/out")"; }
-has_err() { grep -qF -- "$1" "$work/err" || fail "stderr lacks \"$1\": $(head -c 400 "$work/err")"; }
-
-free_base() {
-  python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    base = random.randrange(20000, 60000, 200)
-    ports = [base + i for i in range(1, 5)] + [base + 100 + i for i in range(1, 5)]
-    socks = []
-    try:
-        for p in ports:
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(base); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-}
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
 base=${PROV_TEST_BASE_PORT:-$(free_base)}
 height_of() {  # node $1's committed height, or nothing if it does not answer
   python3 -c "import json,urllib.request; print(json.load(urllib.request.urlopen('http://127.0.0.1:$((base + $1))/v1/status',timeout=1))['height'])" 2>/dev/null
@@ -93,24 +60,23 @@ expect 0 "localnet start restarts only node 1" -- "$localnet" start --dir "$dir"
 has_out "started node 1"
 grep -q "started node [234]" "$work/out" && fail "start restarted a node that was up: $(cat "$work/out")"
 [[ "$(pid_of 2) $(pid_of 3) $(pid_of 4)" == "${others[*]}" ]] || fail "the running nodes' pids changed"
-# Node 1 catches up to the height node 2 has now (bounded wait, polled).
-target=$(height_of 2)
-deadline=$((SECONDS + 60))
-until h=$(height_of 1) && [[ -n "$h" && -n "$target" && "$h" -ge "$target" ]]; do
-  ((SECONDS < deadline)) || { fail "node 1 at height ${h:-?} did not reach $target within 60 s"; break; }
-  sleep 0.2
-done
-# With nothing new to commit, node 1 still comes to serve a cosigned
-# checkpoint of that head: the others hand it their signatures on link-up.
+# reaches WHAT SECONDS PROBE ARG TARGET: polls `PROBE ARG` (prints a number,
+# or nothing) until it prints TARGET or more; a failure after SECONDS.
+reaches() {
+  local what=$1 seconds=$2 probe=$3 arg=$4 target=$5 got
+  local deadline=$((SECONDS + seconds))
+  until got=$("$probe" "$arg") && [[ -n "$got" && -n "$target" && "$got" -ge "$target" ]]; do
+    ((SECONDS < deadline)) || { fail "$what: ${got:-nothing}, not ${target:-?}, after $seconds s"; return; }
+    sleep 0.2
+  done
+}
 checkpoint_size() {  # the tree size of node $1's served checkpoint, or nothing
   python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$((base + $1))/v1/checkpoint',timeout=1).read().decode().split(chr(10))[1])" 2>/dev/null
 }
-want=$(checkpoint_size 2)
-deadline=$((SECONDS + 30))
-until c=$(checkpoint_size 1) && [[ -n "$c" && -n "$want" && "$c" -ge "$want" ]]; do
-  ((SECONDS < deadline)) || { fail "node 1 serves no checkpoint of size ${want:-?} within 30 s (has ${c:-none})"; break; }
-  sleep 0.2
-done
+# Node 1 catches up to the height node 2 has now, and serves a cosigned
+# checkpoint as large as node 2's (its kept one at once, then newer ones).
+reaches "node 1's height" 60 height_of 1 "$(height_of 2)"
+reaches "node 1's checkpoint size" 30 checkpoint_size 1 "$(checkpoint_size 2)"
 PROV_HOME=$dir expect 0 "verify the anchor made while node 1 was down" -- "$provctl" verify again.txt
 
 # An existing DIR keeps its shape.

@@ -24,41 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-  local want=$1 what=$2
-  shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got != "$want" ]]; then
-    fail "$what: exit $got, want $want"
-    sed 's/^/    stdout: /' "$work/out" >&2
-    sed 's/^/    stderr: /' "$work/err" >&2
-  else
-    echo "ok: $what (exit $got)"
-  fi
-}
-# Checks the last command's stdout/stderr contains a string.
-has_out() { grep -qF -- "$1" "$work/out" || fail "stdout lacks \"$1\": $(head -c 400 "$work/out")"; }
-has_err() { grep -qF -- "$1" "$work/err" || fail "stderr lacks \"$1\": $(head -c 400 "$work/err")"; }
-
-free_base() {
-  python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    base = random.randrange(20000, 60000, 200)
-    ports = [base + i for i in range(1, 10)] + [base + 100 + i for i in range(1, 5)]
-    try:
-        socks = []
-        for p in ports:
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        for s in socks: s.close()
-        print(base); break
-    except OSError:
-        for s in socks: s.close()
-PY
-}
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
 base=${PROV_TEST_BASE_PORT:-$(free_base)}
 net=$work/net
 "$provctl" genesis localnet --validators 4 --out "$net" --base-port "$base" >/dev/null || { fail "genesis"; exit 1; }
