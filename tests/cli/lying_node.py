@@ -7,6 +7,9 @@ MODE: consistency  flips a byte of every consistency-proof hash
       digest       answers every digest lookup with entry 0
       lineage      adds an edge the child's anchor does not list
       receipt      flips a byte of the inclusion path in receipts
+      behind       answers receipts 404 no_checkpoint, as a node that just
+                   restarted with nothing kept (not a lie: provctl should try
+                   the next node)
 Headers (Host, Signature, Signature-Input) pass through unchanged, so the
 upstream node checks the client's RFC 9421 signature as usual.
 """
@@ -57,6 +60,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def forward(self):
         n = int(self.headers.get("Content-Length") or 0)
         req_body = self.rfile.read(n) if n else None
+        if mode == "behind" and self.path.startswith("/v1/receipts/"):
+            body = b'{"error":{"code":"no_checkpoint","message":"no checkpoint yet"}}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
         headers = {k: v for k, v in self.headers.items()}
         conn.request(self.command, self.path, body=req_body, headers=headers)

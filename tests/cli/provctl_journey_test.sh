@@ -141,7 +141,7 @@ has_out '"verified": true'
 
 echo "== nodes that lie"
 lie_port=$((base + 9))
-for mode in consistency digest lineage receipt; do
+for mode in consistency digest lineage receipt behind; do
   python3 "$here/lying_node.py" "$lie_port" "$((base + 1))" "$mode" &
   liar=$!
   pids+=($liar)
@@ -163,6 +163,11 @@ for mode in consistency digest lineage receipt; do
              has_err "its verified anchor does not say so" ;;
     receipt) expect 1 "lying receipt" -- "$provctl" --home "liar-$mode" verify model.bin
              has_err "does not verify" ;;
+    behind) # Alone, its answer stands (not "no node reachable"); with a node after it, provctl fails over.
+            expect 1 "only a node without a checkpoint" -- "$provctl" --home "liar-$mode" verify model.bin
+            has_err "no_checkpoint"
+            printf 'node = http://127.0.0.1:%s\n' "$((base + 2))" >>"liar-$mode/provctl.conf"
+            expect 0 "fail-over from a node without a checkpoint" -- "$provctl" --home "liar-$mode" verify model.bin ;;
   esac
   kill "$liar"; wait "$liar" 2>/dev/null
 done
