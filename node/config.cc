@@ -68,11 +68,8 @@ Result<NodeConfig> parse_config(std::string_view text, const std::string& base_d
     if (value.empty()) return fail(key + " has no value");
     // A comment after a value would silently become part of it ("data # old"
     // as a directory name); comments go on lines of their own.
-    for (size_t i = 1; i < value.size(); ++i) {
-      if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
-        return fail(key + ": a comment must be on a line of its own (a line starting with #)");
-      }
-    }
+    if (value.find(" #") != std::string_view::npos || value.find("\t#") != std::string_view::npos)
+      return fail(key + ": a comment must be on a line of its own (a line starting with #)");
     auto set_size = [&](size_t& field, size_t max, size_t min = 1) -> Status {
       auto v = parse_size(value, max, min);
       if (!v) return fail(key + ": " + v.status().message());

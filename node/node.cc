@@ -323,7 +323,6 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
     n->replica_ = std::make_unique<consensus::Replica>(*n->validators_, key, *n->store_, *n->mempool_, core);
   }
   Result<ledger::Head> current = ledger::read_head(*n->store_);
-  n->refresh_status(&current);
   // The durable head is where checkpoints start from after a restart: peers'
   // signatures for it count at once, and a validator signs it again (it is
   // durable) so that a net with nothing new to commit still serves a
@@ -334,18 +333,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
     if (kept) {
       // Checked as a peer's signatures would be; one that fails is not served
       // (logged), and the node collects a new one from its peers.
-      std::string text = to_string(*kept);
-      Status st = Status::verification_failed("kept checkpoint does not parse");
-      if (auto note = crypto::note::parse_note(text)) {
-        if (auto cp = crypto::note::parse_checkpoint(note->text); cp && cp->size <= current->log_size) {
-          auto root = ledger::log_root(*n->store_, cp->size);
-          st = root ? n->checkpoints_->restore(text, cp->size, *root) : root.status();
-        } else if (cp) {
-          st = Status::verification_failed("kept checkpoint of size " + std::to_string(cp->size) +
-                                           " is beyond the log (size " + std::to_string(current->log_size) + ")");
-        }
-      }
-      if (st.is_ok()) {
+      if (Status st = n->restore_checkpoint(to_string(*kept), current->log_size); st.is_ok()) {
         n->kept_checkpoint_size_ = n->checkpoints_->served_size();
         LOG_INFO("serving the kept checkpoint of size " << n->kept_checkpoint_size_);
       } else {
@@ -355,9 +343,21 @@ Result<std::unique_ptr<Node>> Node::open(const NodeConfig& config) {
     n->own_checkpoint_ = n->checkpoints_->on_durable_head(current->log_size, current->log_root, n->is_validator_);
     n->last_signed_size_ = current->log_size;
     n->last_signed_ms_ = now_ms();
-    n->refresh_status(&current);  // with the checkpoint
   }
+  n->refresh_status(&current);
   return n;
+}
+
+Status Node::restore_checkpoint(const std::string& text, uint64_t log_size) {
+  auto note = crypto::note::parse_note(text);
+  if (!note) return Status::verification_failed("kept checkpoint does not parse: " + note.status().message());
+  auto cp = crypto::note::parse_checkpoint(note->text);
+  if (!cp) return Status::verification_failed("kept checkpoint does not parse: " + cp.status().message());
+  if (cp->size > log_size)
+    return Status::verification_failed("kept checkpoint of size " + std::to_string(cp->size) +
+                                       " is beyond the log (size " + std::to_string(log_size) + ")");
+  PROV_ASSIGN_OR_RETURN(Hash256 root, ledger::log_root(*store_, cp->size));
+  return checkpoints_->restore(text, cp->size, root);
 }
 
 Node::~Node() {

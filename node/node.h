@@ -221,6 +221,9 @@ class Node final : public NodeService {
   // it, a power loss may lose the last few), so a restarted node serves it
   // again at once, never a smaller one than before.
   uint64_t kept_checkpoint_size_ = 0;
+  // Serves `text`, the kept note, again if Checkpoints::restore accepts it
+  // against this node's log of `log_size` entries.
+  Status restore_checkpoint(const std::string& text, uint64_t log_size);
 
   // Catch-up: the highest committed height peers told us about.
   uint64_t peer_height_ = 0;

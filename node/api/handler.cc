@@ -198,11 +198,7 @@ struct ApiHandler::Ctx {
     return ApiHandler::error_response(status, code, message, version);
   }
   Response error(const Status& st) const {
-    const http::status status = http_status_for(st.code());
-    Response r = error(status, status_code_name(st.code()), st.message());
-    if (status == http::status::too_many_requests || status == http::status::service_unavailable)
-      r.set(http::field::retry_after, "1");
-    return r;
+    return error(http_status_for(st.code()), status_code_name(st.code()), st.message());
   }
   std::optional<std::string_view> param(std::string_view name) const {
     auto it = query.find(name);
@@ -226,6 +222,9 @@ Response ApiHandler::error_response(http::status status, std::string_view code, 
   e.mutable_error()->set_code(std::string(code));
   e.mutable_error()->set_message(utf8_or_replaced(message));
   Response res = json(e, version, status);
+  // Busy or unavailable: worth retrying, and when (docs/api.md).
+  if (status == http::status::too_many_requests || status == http::status::service_unavailable)
+    res.set(http::field::retry_after, "1");
   res.prepare_payload();
   return res;
 }
@@ -682,10 +681,7 @@ void ApiHandler::submit(Ctx& ctx, const Done& done) {
   node_.submit(std::move(tx), SubmitOptions{wait, timeout_ms},
                [done, version, wait, deadline, &node](SubmitResult res) {
     auto err = [&](http::status s, std::string_view code, const std::string& m) {
-      Response r = error_response(s, code, m, version);
-      if (s == http::status::too_many_requests || s == http::status::service_unavailable)
-        r.set(http::field::retry_after, "1");
-      done(std::move(r));
+      done(error_response(s, code, m, version));
     };
     switch (res.state) {
       case SubmitState::kRejected: {

@@ -57,7 +57,8 @@ class ApiHandler {
   void handle(const Request& req, std::function<void(Response)> done);
 
   // A response for a request that could not be parsed or was refused before
-  // routing (oversized body, header, garbage, too many connections).
+  // routing (oversized body, header, garbage, too many connections). A 429
+  // or 503 carries Retry-After: 1.
   static Response error_response(http::status status, std::string_view code, std::string_view message,
                                  unsigned version = 11);
 

@@ -55,7 +55,6 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       Response r = ApiHandler::error_response(http::status::service_unavailable, "too_many_connections",
                                               "the node is serving its maximum number of connections; retry");
-      r.set(http::field::retry_after, "1");
       r.keep_alive(false);
       self->write(std::move(r));
     });

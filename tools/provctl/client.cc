@@ -64,15 +64,21 @@ Result<HttpReply> attempt(const NodeUrl& url, const http::request<http::string_b
   return reply;
 }
 
+// The {"error": {...}} of a reply, if it has one.
+std::optional<node::api::v1::ErrorResponse> api_error(const HttpReply& reply) {
+  node::api::v1::ErrorResponse e;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(reply.body, &e, opts).ok() || !e.has_error()) return std::nullopt;
+  return e;
+}
+
 // 404 no_checkpoint or not_checkpointed: the node has no cosigned checkpoint
 // covering what was asked (it restarted or is behind).
 bool lacks_checkpoint(const HttpReply& reply) {
   if (reply.status != 404) return false;
-  node::api::v1::ErrorResponse e;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(reply.body, &e, opts).ok()) return false;
-  return e.error().code() == "no_checkpoint" || e.error().code() == "not_checkpointed";
+  auto e = api_error(reply);
+  return e && (e->error().code() == "no_checkpoint" || e->error().code() == "not_checkpointed");
 }
 
 }  // namespace
@@ -135,11 +141,7 @@ Result<HttpReply> NodeClient::request(std::string_view method, std::string_view 
 }
 
 std::string api_error_message(const HttpReply& reply) {
-  node::api::v1::ErrorResponse e;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (google::protobuf::util::JsonStringToMessage(reply.body, &e, opts).ok() && e.has_error())
-    return e.error().code() + ": " + e.error().message();
+  if (auto e = api_error(reply)) return e->error().code() + ": " + e->error().message();
   return reply.body.substr(0, 200);
 }
 
